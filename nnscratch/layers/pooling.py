@@ -56,11 +56,17 @@ class _Pooling2D(Layer):
         pads = im.padding_amounts(H, W, KH, KW, SH, SW, self.padding)
         return N, H, W, C, KH, KW, SH, SW, H_out, W_out, pads
 
-    def _reshape_path(self, H, W, KH, KW, SH, SW, H_out, W_out, pads):
-        """Non-overlapping windows that tile the (unpadded) input exactly: pooling is then a
-        reshape to (N, H_out, KH, W_out, KW, C) and a reduction over the window axes."""
-        no_pad = pads == ((0, 0), (0, 0))
-        return no_pad and (KH, KW) == (SH, SW) and H_out * KH == H and W_out * KW == W
+    def _tiles(self):
+        """True when the windows do not overlap (pool_size == strides, the usual 2x2/2): then
+        the padded input splits into whole windows by a reshape, with no tap loop over
+        overlapping slices (performance path; same result as the general one)."""
+        return tuple(self.pool_size) == tuple(self.strides)
+
+    @staticmethod
+    def _tiled(x_pad, N, C, KH, KW, H_out, W_out):
+        """(N, Hp, Wp, C) -> windows (N, H_out, KH, W_out, KW, C), a view (no copy): rows and
+        columns past H_out*KH / W_out*KW ('valid' drops them) are cut off first."""
+        return x_pad[:, :H_out * KH, :W_out * KW, :].reshape(N, H_out, KH, W_out, KW, C)
 
     def forward(self, x, training=False):
         if self.data_format == "channels_first":
@@ -165,40 +171,68 @@ class AveragePooling2D(_Pooling2D):
                 count += ones[:, rows, cols, :]
         return count[0]  # (H_out, W_out, 1)
 
+    def _counts(self, xp, dtype, H, W, pads, KH, KW, SH, SW, H_out, W_out):
+        """The window counts for this input size, computed once and kept (they depend only on
+        the geometry, not on the data)."""
+        key = (H, W, str(dtype))
+        cached = getattr(self, "_count_cache", None)
+        if cached is None or cached[0] != key:
+            self._count_cache = (key, self._window_counts(xp, dtype, H, W, pads, KH, KW, SH, SW, H_out, W_out))
+        return self._count_cache[1]
+
     def _forward_nhwc(self, x):
         xp = backend.get_array_module(x)
         N, H, W, C, KH, KW, SH, SW, H_out, W_out, pads = self._geometry(x)
-        if self._reshape_path(H, W, KH, KW, SH, SW, H_out, W_out, pads):
-            y = x.reshape(N, H_out, KH, W_out, KW, C).mean(axis=(2, 4))  # (N, H_out, W_out, C)
-            self.cache = {"reshape": True, "x_shape": x.shape}
-            return y
-        x_pad = im.pad_nhwc(x, pads, value=0.0)
-        total = xp.zeros((N, H_out, W_out, C), dtype=x.dtype)
-        for i in range(KH):
-            for j in range(KW):
-                rows, cols = im.tap_slice(i, j, H_out, W_out, SH, SW)
-                total += x_pad[:, rows, cols, :]
-        count = self._window_counts(xp, x.dtype, H, W, pads, KH, KW, SH, SW, H_out, W_out)
-        self.cache = {"reshape": False, "count": count, "x_pad_shape": x_pad.shape, "pads": pads, "hw": (H, W)}
-        return total / count
+        x_pad = im.pad_nhwc(x, pads, value=0.0)  # 'same' pads once, with zeros (not counted)
+        count = self._counts(xp, x.dtype, H, W, pads, KH, KW, SH, SW, H_out, W_out)
+        if self._tiles():
+            # Fast path (no overlap): total = sum over the window axes of the tiled view,
+            # added slice by slice (NumPy's multi-axis reduce is ~5x slower here).
+            win = self._tiled(x_pad, N, C, KH, KW, H_out, W_out)  # (N, H_out, KH, W_out, KW, C)
+            row_sum = win[:, :, 0]
+            for i in range(1, KH):
+                row_sum = row_sum + win[:, :, i]  # (N, H_out, W_out, KW, C): whole rows at a time
+            total = row_sum[:, :, :, 0] + row_sum[:, :, :, 1] if KW > 1 else row_sum[:, :, :, 0].copy()
+            for j in range(2, KW):
+                total += row_sum[:, :, :, j]  # total is a fresh array from here on
+        else:
+            total = xp.zeros((N, H_out, W_out, C), dtype=x.dtype)
+            for i in range(KH):
+                for j in range(KW):
+                    rows, cols = im.tap_slice(i, j, H_out, W_out, SH, SW)
+                    total += x_pad[:, rows, cols, :]
+        if self.padding == "valid":
+            total /= KH * KW  # every window is whole: one scalar divisor
+        else:
+            total /= count
+        self.cache = {"count": count, "x_pad_shape": x_pad.shape, "pads": pads, "hw": (H, W)}
+        return total
 
     def _backward_nhwc(self, dy):
         xp = backend.get_array_module(dy)
         KH, KW = self.pool_size
         SH, SW = self.strides
-        if self.cache["reshape"]:
-            N, H_out, W_out, C = dy.shape
-            g = dy * (1.0 / (KH * KW))  # every cell of a window gets dy / window size
-            dx = xp.broadcast_to(g[:, :, None, :, None, :], (N, H_out, KH, W_out, KW, C))
-            return dx.reshape(self.cache["x_shape"])
-        _, H_out, W_out, _ = dy.shape
-        g = dy / self.cache["count"]  # (N, H_out, W_out, C)
+        N, H_out, W_out, C = dy.shape
+        g = dy / (KH * KW) if self.padding == "valid" else dy / self.cache["count"]  # (N, H_out, W_out, C)
+        H, W = self.cache["hw"]
+        Hp, Wp = self.cache["x_pad_shape"][1:3]
+        if self._tiles():
+            # Fast path (no overlap): every cell of window (h, w) receives g[h, w]; one
+            # broadcast write into the tiled layout instead of a zero image plus KH*KW adds.
+            win = xp.empty((N, H_out, KH, W_out, KW, C), dtype=dy.dtype)
+            win[...] = g[:, :, None, :, None, :]
+            tiled = win.reshape(N, H_out * KH, W_out * KW, C)
+            if (H_out * KH, W_out * KW) == (Hp, Wp):
+                dx_pad = tiled
+            else:  # 'valid' left a remainder that no window reads: its gradient is zero
+                dx_pad = xp.zeros(self.cache["x_pad_shape"], dtype=dy.dtype)
+                dx_pad[:, :H_out * KH, :W_out * KW, :] = tiled
+            return im.crop_nhwc(dx_pad, self.cache["pads"], H, W)
         dx_pad = xp.zeros(self.cache["x_pad_shape"], dtype=dy.dtype)
         for i in range(KH):
             for j in range(KW):
                 rows, cols = im.tap_slice(i, j, H_out, W_out, SH, SW)
                 dx_pad[:, rows, cols, :] += g
-        H, W = self.cache["hw"]
         return im.crop_nhwc(dx_pad, self.cache["pads"], H, W)
 
 
