@@ -65,13 +65,43 @@ def tap_slice(i, j, H_out, W_out, SH, SW, DH=1, DW=1):
     return slice(r0, r0 + SH * (H_out - 1) + 1, SH), slice(c0, c0 + SW * (W_out - 1) + 1, SW)
 
 
+#: Up to this many channels, im2col/col2im copy whole (KW, C) window rows per call instead of
+#: one (N, H_out, W_out, C) slice per tap: a tap slice moves C floats per NumPy inner loop (24
+#: bytes at C=6), a window-row slice KW*C. With C == 1 the tap slice is already long (NumPy runs
+#: its inner loop along W), and above 32 channels the tap loop is as fast. Measured (batch 64,
+#: 3x3, CPU time): C=6 13x13: im2col 0.42 -> 0.32 ms, col2im 1.32 -> 0.75 ms; C=3 32x32: 2.7 ->
+#: 1.2 ms and 7.0 -> 3.6 ms; C=32 30x30: 22.3 -> 17.1 ms and 23.4 -> 19.3 ms.
+ROWS_MAX_C = 32
+
+
+def _window_rows(C, KW):
+    """True when copying window rows (the loop over (i, w)) beats the loop over taps (i, j)."""
+    return 1 < C <= ROWS_MAX_C and KW > 1
+
+
+def _row_slice(w, KW, SW, DW):
+    """The columns of window column w: w*SW + j*DW for j < KW, as one slice."""
+    c0 = w * SW
+    return slice(c0, c0 + (KW - 1) * DW + 1, DW)
+
+
 def im2col(x_pad, KH, KW, SH, SW, H_out, W_out, DH=1, DW=1):
     """Gather sliding windows: (N, Hp, Wp, C) -> col (N, H_out, W_out, KH, KW, C).
 
-    col[n, h, w, i, j, c] = x_pad[n, h*SH + i*DH, w*SW + j*DW, c]."""
+    col[n, h, w, i, j, c] = x_pad[n, h*SH + i*DH, w*SW + j*DW, c].
+
+    Two loop orders fill the same array: over the KH*KW taps (i, j), each copying the slice
+    x_pad[:, rows_i, cols_j, :], or, for few channels, over (i, w), each copying the window
+    rows x_pad[:, rows_i, w*SW + j*DW for all j, :] (longer contiguous runs)."""
     xp = backend.get_array_module(x_pad)
     N, _, _, C = x_pad.shape
     col = xp.empty((N, H_out, W_out, KH, KW, C), dtype=x_pad.dtype)
+    if _window_rows(C, KW):
+        for i in range(KH):
+            rows, _ = tap_slice(i, 0, H_out, W_out, SH, SW, DH, DW)
+            for w in range(W_out):
+                col[:, :, w, i, :, :] = x_pad[:, rows, _row_slice(w, KW, SW, DW), :]  # (N, H_out, KW, C)
+        return col
     for i in range(KH):
         for j in range(KW):
             rows, cols = tap_slice(i, j, H_out, W_out, SH, SW, DH, DW)
@@ -82,10 +112,17 @@ def im2col(x_pad, KH, KW, SH, SW, H_out, W_out, DH=1, DW=1):
 def col2im(dcol, padded_shape, SH, SW, DH=1, DW=1):
     """Adjoint of ``im2col``: scatter-add (N, H_out, W_out, KH, KW, C) windows back into a zero
     image of ``padded_shape`` (N, Hp, Wp, C). Overlapping windows accumulate; a strided slice
-    ``+=`` has no duplicate indices, so plain ``+=`` is exact here."""
+    ``+=`` has no duplicate indices, so plain ``+=`` is exact here. Same two loop orders as
+    ``im2col``."""
     xp = backend.get_array_module(dcol)
     N, H_out, W_out, KH, KW, C = dcol.shape
     dx_pad = xp.zeros(padded_shape, dtype=dcol.dtype)
+    if _window_rows(C, KW):
+        for i in range(KH):
+            rows, _ = tap_slice(i, 0, H_out, W_out, SH, SW, DH, DW)
+            for w in range(W_out):
+                dx_pad[:, rows, _row_slice(w, KW, SW, DW), :] += dcol[:, :, w, i, :, :]
+        return dx_pad
     for i in range(KH):
         for j in range(KW):
             rows, cols = tap_slice(i, j, H_out, W_out, SH, SW, DH, DW)
