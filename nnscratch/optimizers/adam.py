@@ -33,13 +33,27 @@ class Adam(Optimizer):
         b1, b2 = self._f(self.beta_1, param), self._f(self.beta_2, param)
         alpha = self._f(lr, param) * (1 - b2 ** t) ** 0.5 / (1 - b1 ** t)  # float32 scalar math, as Keras
         m, v = state["momentum"], state["velocity"]
-        m += (grad - m) * (1 - b1)
-        v += (grad * grad - v) * (1 - b2)
+        # The update below, written with out= into two reused scratch arrays so that a step
+        # allocates nothing (same operations in the same order, so the same float32 results):
+        #   m += (g - m) * (1 - b1);  v += (g*g - v) * (1 - b2)
+        #   w -= alpha * m / (sqrt(v) + eps)
+        s1, s2 = self.scratch(param, 2)
+        xp.subtract(grad, m, out=s1)
+        s1 *= 1 - b1
+        m += s1
+        xp.multiply(grad, grad, out=s1)
+        s1 -= v
+        s1 *= 1 - b2
+        v += s1
         if self.amsgrad:
             vhat = state["velocity_hat"]
             xp.maximum(vhat, v, out=vhat)
             v = vhat
-        param -= alpha * m / (xp.sqrt(v) + self.epsilon)  # Keras: eps outside the sqrt, unscaled
+        xp.multiply(m, alpha, out=s2)  # alpha * m
+        xp.sqrt(v, out=s1)
+        s1 += self.epsilon  # Keras: eps outside the sqrt, unscaled
+        s2 /= s1
+        param -= s2
 
     def get_config(self):
         cfg = super().get_config()

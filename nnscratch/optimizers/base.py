@@ -43,6 +43,7 @@ class Optimizer:
         self.name = name or type(self).__name__.lower()
         self.iterations = 0
         self.state: dict = {}
+        self._scratch_bufs: dict = {}  # temporaries for update_step, see scratch()
 
     # ------------------------------------------------------------------ learning rate
     @property
@@ -119,6 +120,18 @@ class Optimizer:
 
     def update_step(self, param, grad, state, lr):
         raise NotImplementedError
+
+    def scratch(self, like, n=2):
+        """``n`` temporary arrays shaped like ``like``, allocated once and reused by every step
+        (performance: an update then allocates nothing). They hold values only during one
+        ``update_step``, so parameters of the same shape and dtype share them; they are not
+        optimizer state (not saved, not counted)."""
+        key = (tuple(like.shape), like.dtype.str, type(like))
+        bufs = self._scratch_bufs.get(key)
+        if bufs is None or len(bufs) < n:
+            xp = backend.get_array_module(like)
+            bufs = self._scratch_bufs[key] = [xp.empty_like(like) for _ in range(n)]
+        return bufs
 
     def _t(self):
         """1-based step number for bias correction (Keras: iterations + 1)."""
