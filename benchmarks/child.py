@@ -1,0 +1,78 @@
+"""One measurement in a fresh process: ``python -m benchmarks.child ENGINE WORKLOAD [--quick]
+[--seed S] [--threads T]``. Prints one JSON line (prefixed ``RESULT ``) with the timed seconds
+and the process's peak resident memory.
+
+Untimed: importing the framework, loading the data, building the model, and a warm-up (for
+training: one short fit of 4.5 batches, so that Keras traces its step for the full and the
+partial batch shape and PyTorch allocates; for inference: one predict on 1,000 images).
+Timed (time.perf_counter): one epoch of fit on the workload's images, or predict over the test
+images. Peak memory: resource.getrusage(RUSAGE_SELF).ru_maxrss at the end (framework, data and
+all), the same quantity for every engine.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import sys
+import time
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m benchmarks.child")
+    p.add_argument("engine")
+    p.add_argument("workload")
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args(argv)
+
+    from benchmarks import data as data_mod
+    from benchmarks import engines
+    from benchmarks.workloads import BY_NAME, MODELS
+
+    if a.workload not in BY_NAME:
+        raise SystemExit(f"unknown workload {a.workload!r}; choose from {', '.join(BY_NAME)}")
+    wl = BY_NAME[a.workload]
+    eng = engines.get(a.engine)
+    ok, why = eng.available()
+    if not ok:
+        print("RESULT " + json.dumps({"skipped": why}))
+        return 0
+    eng.setup(a.threads)
+    d, source = data_mod.load(seed=a.seed)
+    n = wl.n_images(a.quick)
+    in_shape = MODELS[wl.model]["input"]
+    if wl.kind == "train":
+        x, y = d["x_train"][:n], d["y_train"][:n]
+    else:
+        x, y = d["x_test"][:n], d["y_test"][:n]
+    x = x.reshape((x.shape[0],) + tuple(in_shape))  # a view: (N, 784) or (N, 28, 28, 1)
+    model = eng.build(wl.model, a.seed)
+    if wl.kind == "train":
+        warm = 4 * wl.batch + wl.batch // 2
+        eng.train_epoch(model, x[:warm], y[:warm], wl.batch)
+        t0 = time.perf_counter()
+        loss = eng.train_epoch(model, x, y, wl.batch)
+        seconds = time.perf_counter() - t0
+        check = {"loss": float(loss)}
+        if not math.isfinite(loss):
+            raise SystemExit(f"{a.engine} {a.workload}: the epoch's loss is {loss}")
+    else:
+        eng.predict(model, x[:wl.batch], wl.batch)
+        t0 = time.perf_counter()
+        probs = eng.predict(model, x, wl.batch)
+        seconds = time.perf_counter() - t0
+        if tuple(probs.shape) != (n, 10):
+            raise SystemExit(f"{a.engine} {a.workload}: predict returned shape {tuple(probs.shape)}, expected ({n}, 10)")
+        check = {"prob_sum_mean": float(probs.sum(axis=1).mean())}
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    out = {"engine": a.engine, "workload": a.workload, "seconds": seconds, "images": n,
+           "peak_rss_mb": rss_mb, "data": source, "versions": eng.versions(), **check}
+    print("RESULT " + json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""The machine's GEMM ceiling: NumPy float32 matmul GFLOP/s at the shapes the models use, and
+at a large square product (the best BLAS does here). Run in a child process with the same
+environment as the engines: ``python -m benchmarks.gemm [--quick]`` prints one RESULT line.
+
+For each workload the "GEMM floor" is the time its matrix products alone would take at these
+measured speeds: sum over one epoch's steps of time(M, K, N). An engine's time divided by the
+floor says how far it is from a pure-GEMM implementation on this BLAS (1.0 = nothing but GEMM).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from benchmarks.workloads import WORKLOADS, gemms
+
+
+def time_gemm(M, K, N, budget=0.05, reps=5):
+    """Best seconds per (M, K) @ (K, N) float32 product, out= a preallocated array."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((M, K), dtype=np.float32)
+    b = rng.standard_normal((K, N), dtype=np.float32)
+    c = np.empty((M, N), dtype=np.float32)
+    np.matmul(a, b, out=c)
+    t0 = time.perf_counter()
+    np.matmul(a, b, out=c)
+    once = max(time.perf_counter() - t0, 1e-7)
+    inner = max(1, min(1000, int(budget / once)))
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            np.matmul(a, b, out=c)
+        best = min(best, (time.perf_counter() - t0) / inner)
+    return best
+
+
+def measure(quick=False):
+    shapes = {}
+    floors = {}
+    for wl in WORKLOADS:
+        n = wl.n_images(quick)
+        steps_full, rem = divmod(n, wl.batch)
+        total = 0.0
+        for batch, steps in ((wl.batch, steps_full), (rem, 1 if rem else 0)):
+            if not steps:
+                continue
+            for (M, K, N) in gemms(wl.model, batch, wl.kind == "train"):
+                key = (M, K, N)
+                if key not in shapes:
+                    shapes[key] = time_gemm(M, K, N)
+                total += steps * shapes[key]
+        floors[wl.name] = total
+    peak_n = 1024 if quick else 2048
+    peak = time_gemm(peak_n, peak_n, peak_n, budget=0.2, reps=3)
+    return {
+        "peak_gflops": 2 * peak_n ** 3 / peak / 1e9,
+        "peak_shape": [peak_n, peak_n, peak_n],
+        "shapes": [{"M": M, "K": K, "N": N, "seconds": s, "gflops": 2 * M * K * N / s / 1e9}
+                   for (M, K, N), s in sorted(shapes.items())],
+        "floor_seconds": floors,
+    }
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m benchmarks.gemm")
+    p.add_argument("--quick", action="store_true")
+    a = p.parse_args(argv)
+    print("RESULT " + json.dumps(measure(a.quick)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""Write a benchmark result as JSON, a markdown table and a PNG bar chart (atomically)."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+from benchmarks.workloads import BY_NAME, TARGETS, flops
+
+README_START = "<!-- results:start -->"
+README_END = "<!-- results:end -->"
+
+
+def atomic_write(path, data, mode="w"):
+    """Write to a temp file in the same directory, flush + fsync, then os.replace."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, mode) as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _cell(s):
+    if s is None:
+        return "n/a"
+    return f"{s['median_s']:.3f} s ({s['min_s']:.3f}-{s['max_s']:.3f})"
+
+
+def markdown(result):
+    summ, engines = result["summary"], result["engines"]
+    m = result["machine"]
+    lines = [
+        f"Measured {result['started']} with `{result['command']}` ({result['reps']} reps, "
+        f"medians; min-max in brackets; {result['wall_s'] / 60:.1f} min in all).",
+        "",
+        f"- Machine: {m['cpu']}, {m['logical_cores']} logical cores, {m['memory_gib']} GiB; {m['platform']}; "
+        f"Python {m['python']}; load average at start {', '.join(f'{x:.2f}' for x in m['load_average_at_start'])}, "
+        f"at end {', '.join(f'{x:.2f}' for x in result['load_average_at_end'])}.",
+        f"- Threads: {m['threads_per_engine']} for every engine (OMP/OPENBLAS/MKL_NUM_THREADS, "
+        f"torch.set_num_threads, TF intra/inter-op). NumPy's BLAS: {m['numpy_blas']}. "
+        f"OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset in the children: {m['unset_for_children']}.",
+        f"- Data: {result['data']}; float32. Versions: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(result["versions"].items()) if k != "blas") + ".",
+        "- Each number is one fresh process per (engine, workload, rep), engines alternating; timed: one epoch of "
+        "fit (after a 4.5-batch warm-up fit) or predict over the test images (after a warm-up predict).",
+    ]
+    lines += [f"- Note: {n}" for n in result["notes"]]
+    head = "| workload | images | " + " | ".join(engines) + " | " + " | ".join(
+        f"{e} / nnscratch" for e in engines if e != "nnscratch") + " |"
+    lines += ["", "### Time (lower is better)", "", head, "|" + "---|" * (head.count("|") - 1)]
+    for wl in result["workloads"]:
+        base = summ.get("nnscratch", {}).get(wl)
+        n = next((summ[e][wl]["images"] for e in engines if wl in summ.get(e, {})), "")
+        row = [wl, str(n)] + [_cell(summ.get(e, {}).get(wl)) for e in engines]
+        for e in engines:
+            if e == "nnscratch":
+                continue
+            s = summ.get(e, {}).get(wl)
+            row.append(f"{s['median_s'] / base['median_s']:.2f}x" if s and base else "n/a")
+        lines.append("| " + " | ".join(row) + " |")
+    head = "| workload | " + " | ".join(f"{e} img/s" for e in engines) + " | " + " | ".join(
+        f"{e} peak RSS MB" for e in engines) + " |"
+    lines += ["", "### Throughput and peak resident memory (ru_maxrss of the child: framework + data + run)", "",
+              head, "|" + "---|" * (head.count("|") - 1)]
+    for wl in result["workloads"]:
+        row = [wl] + [f"{summ[e][wl]['images_per_s']:,.0f}" if wl in summ.get(e, {}) else "n/a" for e in engines]
+        row += [f"{summ[e][wl]['peak_rss_mb']:.0f}" if wl in summ.get(e, {}) else "n/a" for e in engines]
+        lines.append("| " + " | ".join(row) + " |")
+    if "torch" in engines and "nnscratch" in engines:
+        lines += ["", "### Targets (issue 6): nnscratch time / PyTorch time, and peak memory", "",
+                  "| workload | nnscratch / torch | target | met | nnscratch MB / torch MB (train: target <= 1) |",
+                  "|---|---|---|---|---|"]
+        for wl in result["workloads"]:
+            a, b = summ.get("nnscratch", {}).get(wl), summ.get("torch", {}).get(wl)
+            if not (a and b):
+                continue
+            r = a["median_s"] / b["median_s"]
+            t = TARGETS.get(wl)
+            mem = a["peak_rss_mb"] / b["peak_rss_mb"]
+            met = "n/a (no target)" if t is None else ("yes" if r <= t else "NO")
+            lines.append(f"| {wl} | {r:.2f} | {'<= ' + str(t) if t else '-'} | {met} | {mem:.2f} |")
+    g = result.get("gemm") or {}
+    if "floor_seconds" in g:
+        lines += ["", f"### Distance from the GEMM ceiling (NumPy float32 matmul, {g['peak_gflops']:.1f} GFLOP/s "
+                  f"at {'x'.join(map(str, g['peak_shape']))})", "",
+                  "GEMM floor = time of the workload's matrix products alone at the speeds NumPy reaches at those "
+                  "shapes. Each engine: time / floor (1.0 = pure GEMM) and the GFLOP/s it sustains on the model's "
+                  "GEMM work.", "",
+                  "| workload | GFLOP per run | GEMM floor | " + " | ".join(f"{e}: x floor, GFLOP/s" for e in engines) + " |",
+                  "|---|---|---|" + "---|" * len(engines)]
+        for wl in result["workloads"]:
+            w = BY_NAME[wl]
+            n = w.n_images(result["quick"])
+            full, rem = divmod(n, w.batch)
+            total = full * flops(w.model, w.batch, w.kind == "train") + (flops(w.model, rem, w.kind == "train") if rem else 0)
+            floor = g["floor_seconds"].get(wl)
+            row = [wl, f"{total / 1e9:.1f}", f"{floor:.3f} s" if floor else "n/a"]
+            for e in engines:
+                s = summ.get(e, {}).get(wl)
+                row.append(f"{s['median_s'] / floor:.1f}x, {total / s['median_s'] / 1e9:.1f}" if s and floor else "n/a")
+            lines.append("| " + " | ".join(row) + " |")
+        lines += ["", "<details><summary>GEMM speed at the models' shapes</summary>", "",
+                  "| M x K x N | GFLOP/s |", "|---|---|"]
+        lines += [f"| {s['M']} x {s['K']} x {s['N']} | {s['gflops']:.1f} |" for s in g["shapes"]]
+        lines += ["", "</details>"]
+    failures = [s for s in result["samples"] if "seconds" not in s]
+    if failures:
+        lines += ["", "### Failed or skipped runs", ""]
+        lines += [f"- {s['engine']} {s['workload']} rep {s['rep']}: {s.get('error') or s.get('skipped')}" for s in failures]
+    return "\n".join(lines) + "\n"
+
+
+def plot(result, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    summ, engines, wls = result["summary"], result["engines"], result["workloads"]
+    cols = 3
+    rows = (len(wls) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
+    colors = {"nnscratch": "#2a9d8f", "torch": "#e76f51", "keras": "#8d99ae"}
+    for ax, wl in zip(axes.flat, wls):
+        names, med, lo, hi = [], [], [], []
+        for e in engines:
+            s = summ.get(e, {}).get(wl)
+            if s:
+                names.append(e)
+                med.append(s["median_s"])
+                lo.append(s["median_s"] - s["min_s"])
+                hi.append(s["max_s"] - s["median_s"])
+        ax.bar(names, med, yerr=[lo, hi], capsize=4, color=[colors.get(n, "gray") for n in names])
+        for i, v in enumerate(med):
+            ax.text(i, v, f"{v:.2f}s", ha="center", va="bottom", fontsize=8)
+        ax.set_title(wl, fontsize=10)
+        ax.set_ylabel("seconds (median, min-max)", fontsize=8)
+    for ax in list(axes.flat)[len(wls):]:
+        ax.axis("off")
+    fig.suptitle(f"nnscratch vs PyTorch vs Keras, CPU, {result['machine']['threads_per_engine']} threads "
+                 f"({result['started']})", fontsize=10)
+    fig.tight_layout()
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=90)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_all(result, out_dir):
+    os.makedirs(out_dir, exist_ok=True)
+    paths = [os.path.join(out_dir, n) for n in ("results.json", "results.md", "results.png")]
+    atomic_write(paths[0], json.dumps(result, indent=1, sort_keys=True) + "\n")
+    atomic_write(paths[1], "# Benchmark results\n\n" + markdown(result))
+    plot(result, paths[2])
+    return paths
+
+
+def update_readme(result, readme):
+    """Replace the text between the results markers of benchmarks/README.md with the table."""
+    with open(readme) as f:
+        text = f.read()
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"{readme}: the markers {README_START} / {README_END} are missing")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    atomic_write(readme, head + README_START + "\n" + markdown(result) + README_END + tail)
