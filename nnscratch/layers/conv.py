@@ -36,7 +36,8 @@ class Conv2D(Layer):
     Input shape:  (N, H, W, C_in) or (N, C_in, H, W).
     Output shape: (N, H_out, W_out, F) or (N, F, H_out, W_out), with
         'valid': H_out = (H - ((KH-1)*DH + 1)) // SH + 1;  'same': H_out = ceil(H / SH).
-    Cache: col (N, H_out, W_out, KH, KW, C_in), x_pad_shape, pads, y (for the activation),
+    Cache: col2d (N*H_out*W_out, KH*KW*C_in, see im2col_matrix), col_shape, x_pad_shape, pads,
+        y (for the activation),
         z (only for softmax/sigmoid).
     """
 
@@ -114,14 +115,20 @@ class Conv2D(Layer):
         W_out = im.conv_output_length(W, KW, SW, self.padding, DW)
         pads = im.padding_amounts(H, W, KH, KW, SH, SW, self.padding, DH, DW)
         x_pad = im.pad_nhwc(x, pads)  # (N, Hp, Wp, C_in)
-        col = im.im2col(x_pad, KH, KW, SH, SW, H_out, W_out, DH, DW)  # (N, H_out, W_out, KH, KW, C_in)
-        col2d = col.reshape(N * H_out * W_out, KH * KW * C_in)  # view: col is contiguous
+        # col2d (N*H_out*W_out, KH*KW*C_in): the im2col matrix; its memory is reused from the
+        # previous forward (performance: no fresh multi-MB array, no page faults, each step).
+        col2d, self._col_buffer = im.im2col_matrix(x_pad, KH, KW, SH, SW, H_out, W_out, DH, DW,
+                                                   out=getattr(self, "_col_buffer", None))
         z = xp.matmul(col2d, self.params["kernel"].reshape(KH * KW * C_in, F))  # (N*H_out*W_out, F)
         if self.use_bias:
             z += self.params["bias"]
         z = z.reshape(N, H_out, W_out, F)
-        y = self.activation(z)
-        self.cache = {"col": col, "x_pad_shape": x_pad.shape, "pads": pads, "hw": (H, W), "y": y}
+        if isinstance(self.activation, activations.ReLU):
+            y = xp.maximum(z, 0, out=z)  # relu in place: z itself is not needed afterwards
+        else:
+            y = self.activation(z)
+        self.cache = {"col2d": col2d, "col_shape": (N, H_out, W_out, KH, KW, C_in), "x_pad_shape": x_pad.shape,
+                      "pads": pads, "hw": (H, W), "y": y}
         if self._keep_logits:
             self.cache["z"] = z
         if self.data_format == "channels_first":
@@ -141,13 +148,12 @@ class Conv2D(Layer):
 
     def _backward_nhwc(self, dz):
         xp = backend.get_array_module(dz)
-        col = self.cache["col"]
-        N, H_out, W_out, KH, KW, C_in = col.shape
+        col2d = self.cache["col2d"]
+        N, H_out, W_out, KH, KW, C_in = self.cache["col_shape"]
         F = self.filters
         dz2 = xp.ascontiguousarray(dz).reshape(N * H_out * W_out, F)  # (N*H_out*W_out, F)
-        col2d = col.reshape(N * H_out * W_out, KH * KW * C_in)
-        dW = xp.matmul(col2d.T, dz2)  # (KH*KW*C_in, F)
-        self.grads["kernel"][...] = dW.reshape(KH, KW, C_in, F)
+        # dW = col^T @ dz, written straight into the gradient buffer (a contiguous view)
+        xp.matmul(col2d.T, dz2, out=self.grads["kernel"].reshape(KH * KW * C_in, F))
         if self.use_bias:
             # db = sum over rows of dz2, as a matrix-vector product 1^T dz2: BLAS reads dz2 once
             # (NumPy's column sum over a tall (M, F) array with small F is ~20x slower).

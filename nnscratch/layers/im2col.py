@@ -85,17 +85,18 @@ def _row_slice(w, KW, SW, DW):
     return slice(c0, c0 + (KW - 1) * DW + 1, DW)
 
 
-def im2col(x_pad, KH, KW, SH, SW, H_out, W_out, DH=1, DW=1):
+def im2col(x_pad, KH, KW, SH, SW, H_out, W_out, DH=1, DW=1, out=None):
     """Gather sliding windows: (N, Hp, Wp, C) -> col (N, H_out, W_out, KH, KW, C).
 
     col[n, h, w, i, j, c] = x_pad[n, h*SH + i*DH, w*SW + j*DW, c].
 
     Two loop orders fill the same array: over the KH*KW taps (i, j), each copying the slice
     x_pad[:, rows_i, cols_j, :], or, for few channels, over (i, w), each copying the window
-    rows x_pad[:, rows_i, w*SW + j*DW for all j, :] (longer contiguous runs)."""
+    rows x_pad[:, rows_i, w*SW + j*DW for all j, :] (longer contiguous runs).
+    ``out``: an array of the right shape and dtype to fill (reused between steps), or None."""
     xp = backend.get_array_module(x_pad)
     N, _, _, C = x_pad.shape
-    col = xp.empty((N, H_out, W_out, KH, KW, C), dtype=x_pad.dtype)
+    col = _buffer(xp, out, (N, H_out, W_out, KH, KW, C), x_pad.dtype)
     if _window_rows(C, KW):
         for i in range(KH):
             rows, _ = tap_slice(i, 0, H_out, W_out, SH, SW, DH, DW)
@@ -107,6 +108,38 @@ def im2col(x_pad, KH, KW, SH, SW, H_out, W_out, DH=1, DW=1):
             rows, cols = tap_slice(i, j, H_out, W_out, SH, SW, DH, DW)
             col[:, :, :, i, j, :] = x_pad[:, rows, cols, :]  # (N, H_out, W_out, C)
     return col
+
+
+def _buffer(xp, out, shape, dtype):
+    """``out`` when it fits (shape, dtype, device), else a new empty array."""
+    if out is not None and out.shape == shape and out.dtype == dtype and backend.get_array_module(out) is xp:
+        return out
+    return xp.empty(shape, dtype=dtype)
+
+
+def im2col_matrix(x_pad, KH, KW, SH, SW, H_out, W_out, DH=1, DW=1, out=None):
+    """im2col as the matrix the kernel multiplies: (N*H_out*W_out, KH*KW*C), row (n, h, w),
+    column (i, j, c). Returns (col2d, buffer); pass the buffer back as ``out`` next time.
+
+    C > 1: ``im2col(...).reshape(N*H_out*W_out, KH*KW*C)`` (a view, row-major).
+    C == 1 (a grayscale first layer): the same matrix filled as its transpose, a contiguous
+    (KH*KW, N*H_out*W_out) array whose rows are whole tap slices, colT[(i, j), (n, h, w)] =
+    x_pad[n, h*SH + i*DH, w*SW + j*DW, 0]; it is returned as the transposed view. Each tap is then
+    one long contiguous copy instead of a stride-KH*KW scatter, and BLAS reads the transposed
+    operand without a copy (in the backward pass colT @ dz is a plain product). Measured at
+    LeNet's first conv (28x28x1, 3x3, batch 1000, 1 thread): im2col + GEMM 10.7 -> 5.3 ms."""
+    xp = backend.get_array_module(x_pad)
+    N, _, _, C = x_pad.shape
+    M, K = N * H_out * W_out, KH * KW * C
+    if C != 1:
+        col = im2col(x_pad, KH, KW, SH, SW, H_out, W_out, DH, DW, out=out)
+        return col.reshape(M, K), col
+    colT = _buffer(xp, out, (KH, KW, N, H_out, W_out), x_pad.dtype)
+    for i in range(KH):
+        for j in range(KW):
+            rows, cols = tap_slice(i, j, H_out, W_out, SH, SW, DH, DW)
+            colT[i, j] = x_pad[:, rows, cols, 0]  # (N, H_out, W_out)
+    return colT.reshape(K, M).T, colT
 
 
 def col2im(dcol, padded_shape, SH, SW, DH=1, DW=1):
