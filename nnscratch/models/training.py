@@ -354,8 +354,37 @@ class Model:
         n = _num_samples(x, "x")
         x_dev = self._prepare_x(x)
         xp = backend.get_array_module(x_dev)
-        outs = [self.forward(x_dev[s:s + batch_size], training=False) for s in range(0, n, batch_size)]
+        rows = self._inference_rows()
+        outs = []
+        for b in range(0, n, batch_size):  # each batch of batch_size, in sub-batches of <= rows
+            stop = min(b + batch_size, n)
+            outs += [self.forward(x_dev[s:min(s + rows, stop)], training=False) for s in range(b, stop, rows)]
         return backend.to_host(xp.concatenate(outs, axis=0))
+
+    #: Inference works on at most this many floats of per-layer data at a time (1 MiB of float32).
+    INFERENCE_BUDGET = 2 ** 18
+
+    def _inference_rows(self):
+        """How many samples predict() pushes through the layers at once (performance only).
+
+        In inference mode every sample is computed independently, so a batch of 1000 can run as
+        sub-batches with the same results; sub-batches whose intermediate arrays (im2col matrix,
+        activations) fit in the CPU caches run ~35% faster on LeNet (batch 1000 vs 32: 444 -> 300
+        ms per 10,000 images, 1 thread) and use less memory. Rule: the largest per-sample array
+        of any layer, times the rows, stays under INFERENCE_BUDGET floats, and at least 32 rows.
+        An MLP's arrays are small, so its batches run whole."""
+        per_sample = 1
+        for layer in self.layers:
+            for shape in (layer.input_shape, layer.output_shape):
+                size = 1
+                for d in (shape or (None,))[1:]:
+                    size *= d or 1
+                ksize = getattr(layer, "kernel_size", None)
+                if ksize is not None and shape is layer.output_shape and "kernel" in layer.params:
+                    KH, KW, C_in, F = layer.params["kernel"].shape
+                    size = size * KH * KW * C_in // F  # the im2col matrix
+                per_sample = max(per_sample, size)
+        return max(32, self.INFERENCE_BUDGET // per_sample)
 
     def predict_on_batch(self, x):
         return backend.to_host(self.forward(self._prepare_x(x), training=False))
