@@ -19,20 +19,20 @@ cols) and of a label file 0x00000801 = 2049 (uint8, 1 dim: n).
 CIFAR "python version" files are pickled dicts (written by Python 2): ``b'data'`` is a
 uint8 array of shape (n, 3072) holding each image as three 32x32 planes (red, green,
 blue), and ``b'labels'`` (CIFAR-10) or ``b'fine_labels'``/``b'coarse_labels'``
-(CIFAR-100) are lists of n ints. Unpickling can run arbitrary code, so the unpickler
-here only lets through the few NumPy names needed to rebuild an array.
+(CIFAR-100) are lists of n ints. Unpickling can run arbitrary code, so they are read
+with the restricted unpickler of ``_safe_pickle``.
 """
 from __future__ import annotations
 
 import gzip
-import importlib
 import io
 import os
-import pickle
 import tarfile
 import zlib
 
 import numpy as np
+
+from ._safe_pickle import load_restricted
 
 IDX_IMAGES_MAGIC = 2051
 IDX_LABELS_MAGIC = 2049
@@ -177,57 +177,6 @@ def write_idx(arr, compress=True) -> bytes:
 
 
 # ------------------------------------------------------------------------------- CIFAR pickles
-def _numpy_attr(module_names, attr):
-    for module_name in module_names:
-        try:
-            return getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError):
-            continue
-    return None
-
-
-# The only globals a CIFAR batch needs: NumPy's array (re)constructors. NumPy 2 renamed
-# numpy.core to numpy._core; pickles from either era name one or the other.
-_RECONSTRUCT = _numpy_attr(("numpy._core.multiarray", "numpy.core.multiarray"), "_reconstruct")
-_FROMBUFFER = _numpy_attr(("numpy._core.numeric", "numpy.core.numeric"), "_frombuffer")
-_ALLOWED_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
-    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
-    ("numpy.core.numeric", "_frombuffer"): _FROMBUFFER,   # protocol-5 pickles
-    ("numpy._core.numeric", "_frombuffer"): _FROMBUFFER,
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-}
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    """An Unpickler that refuses every global except NumPy's array reconstruction.
-
-    A pickle names the callables it wants run (``GLOBAL module name``); a hostile file
-    could name ``os.system``. CIFAR batches are plain dicts of bytes, lists of ints and
-    one ndarray, so nothing else is ever needed.
-    """
-
-    def find_class(self, module, name):
-        target = _ALLOWED_GLOBALS.get((module, name))
-        if target is None:
-            raise pickle.UnpicklingError(
-                f"refusing to load global {module}.{name}: CIFAR batches contain only "
-                "dicts, lists and numpy arrays"
-            )
-        return target
-
-
-def _unpickle(raw, name):
-    try:
-        obj = RestrictedUnpickler(io.BytesIO(raw), encoding="bytes").load()
-    except MemoryError as exc:
-        raise ValueError(f"{name}: not a valid CIFAR pickle: it asks for too much memory") from exc
-    except Exception as exc:  # pickle can raise almost any type on hostile input
-        raise ValueError(f"{name}: not a valid CIFAR pickle: {type(exc).__name__}: {exc}") from exc
-    return obj
-
-
 def read_cifar_batch(source, name=None, label_key="labels", num_classes=10):
     """Read one CIFAR python batch into (images (n, 3072) uint8, labels (n,) uint8).
 
@@ -238,7 +187,7 @@ def read_cifar_batch(source, name=None, label_key="labels", num_classes=10):
         num_classes: labels must lie in 0..num_classes-1.
     """
     name = _name_of(source, name)
-    obj = _unpickle(read_bytes(source, name), name)
+    obj = load_restricted(read_bytes(source, name), name)
     if not isinstance(obj, dict):
         raise ValueError(f"{name}: expected a pickled dict, found {type(obj).__name__}")
     # Python 2 pickles give bytes keys; normalise to str.
