@@ -138,6 +138,8 @@ def test_load_img_grayscale_gives_one_channel(tmp_path, rgb_png):
     x = data.img_to_array(data.load_img(tmp_path / "g.png", color_mode="grayscale"))
     assert x.shape == (5, 7, 1)
     np.testing.assert_array_equal(x[:, :, 0], gray)
+    gray_img = data.load_img(tmp_path / "g.png", color_mode="grayscale")
+    np.testing.assert_array_equal(data.img_to_array(gray_img, data_format="channels_first")[0], gray)
     assert data.img_to_array(data.load_img(tmp_path / "g.png"), data_format="channels_first").shape == (3, 5, 7)
     # an RGB file read as grayscale is converted with ITU-R 601-2 luma, L = (299R+587G+114B)/1000
     path, arr = rgb_png

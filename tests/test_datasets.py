@@ -223,6 +223,14 @@ def test_malicious_pickle_is_refused_and_not_executed(tmp_path):
     assert not marker.exists()
 
 
+def test_reconstruct_of_anything_but_ndarray_is_refused(tmp_path):
+    raw = cifar_batch_bytes(np.zeros((1, 3072), np.uint8), [0], protocol="py2")
+    assert raw.count(b"cnumpy\nndarray\n") == 1
+    forged = raw.replace(b"cnumpy\nndarray\n", b"cnumpy\ndtype\n")
+    with pytest.raises(ValueError, match="only build numpy.ndarray"):
+        _formats.read_cifar_batch(forged, "forged")
+
+
 @pytest.mark.parametrize("case", ["label out of range", "wrong data shape", "label count", "not a dict",
                                   "missing key", "object array", "garbage"])
 def test_bad_cifar_batch_gives_value_error_naming_the_file(tmp_path, case):
@@ -241,6 +249,21 @@ def test_bad_cifar_batch_gives_value_error_naming_the_file(tmp_path, case):
     (d / "test_batch").write_bytes(raw)
     with pytest.raises(ValueError, match="test_batch"):
         cifar10.load_data(path=tmp_path)
+
+
+def test_forged_sizes_are_rejected_without_trusting_them():
+    header = struct.pack(">IIII", 2051, 100000, 28, 28)  # claims 78 MB, holds 10 bytes
+    with pytest.raises(ValueError, match="truncated"):
+        _formats.read_idx_images(gzip.compress(header + bytes(10)), "forged.gz")
+    with pytest.raises(ValueError, match="more than the"):
+        _formats.read_idx(struct.pack(">IIIII", 0x0804, 4096, 4096, 4096, 4096), "huge")
+    # a BINBYTES opcode whose 4-byte length claims 4 GB
+    forged = b"\x80\x04B" + struct.pack("<I", 0xFFFFFFF0) + b"abc."
+    with pytest.raises(ValueError, match="forged.pkl: not a valid CIFAR pickle"):
+        _formats.read_cifar_batch(forged, "forged.pkl")
+    forged_memo = b"\x80\x02K\x01r" + struct.pack("<I", 1 << 28) + b"."  # LONG_BINPUT 2**28
+    with pytest.raises(ValueError, match="memo index"):
+        _formats.read_cifar_batch(forged_memo, "memo.pkl")
 
 
 def test_readers_survive_random_corruption_with_value_error_only():

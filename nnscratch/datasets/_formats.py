@@ -40,7 +40,7 @@ _IDX_UBYTE = 0x08
 
 # Upper bounds so a 20-byte hostile header cannot make us allocate terabytes.
 MAX_FILE_BYTES = 1 << 30        # compressed or raw file size we agree to read
-MAX_PAYLOAD_BYTES = 1 << 30     # decompressed data size we agree to produce
+MAX_PAYLOAD_BYTES = 1 << 29     # decompressed data size we agree to produce (512 MiB)
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _GZIP_ERRORS = (OSError, EOFError, zlib.error)  # gzip.BadGzipFile is an OSError
@@ -69,8 +69,19 @@ def read_bytes(source, name=None) -> bytes:
 
 # ----------------------------------------------------------------------------------- IDX
 def _read_exact(stream, n, name, what):
-    """Read exactly n bytes of ``what`` or raise ValueError (truncated file)."""
-    data = stream.read(n)
+    """Read exactly n bytes of ``what`` or raise ValueError (truncated file).
+
+    Reads in 1 MiB chunks: ``GzipFile.read(n)`` allocates n bytes up front, so one
+    large read would let a forged header cost gigabytes before truncation is noticed.
+    """
+    chunks, remaining = [], n
+    while remaining:
+        chunk = stream.read(min(remaining, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    data = b"".join(chunks)
     if len(data) != n:
         raise ValueError(
             f"{name}: file is truncated: expected {n} bytes of {what}, found {len(data)}"
