@@ -466,6 +466,8 @@ def test_auto_falls_back_to_sample_only_when_nothing_found(tmp_path):
         fashion_mnist.load_data(source="full")
     with pytest.raises(ValueError, match="source"):
         fashion_mnist.load_data(source="everything")
+    with pytest.raises(ValueError, match="path="):
+        fashion_mnist.load_data(path=tmp_path, source="sample")
 
 
 def test_namespace_and_class_names():

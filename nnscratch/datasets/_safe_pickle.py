@@ -14,7 +14,9 @@ that only record their arguments: ``_reconstruct``, ``ndarray`` and ``dtype``. N
 never sees the hostile bytes (fuzzing found NumPy internal errors and multi-second stalls
 when its real ``__setstate__`` was fed mutated input). After loading, ``to_numpy``
 turns each recorded array into a real one with ``np.frombuffer``, once its dtype, shape
-and byte count have been checked.
+and byte count have been checked. Before any of that, ``_prescan`` walks the opcodes
+with ``pickletools`` so that forged lengths and memo indices cannot make the C
+unpickler allocate gigabytes.
 """
 from __future__ import annotations
 

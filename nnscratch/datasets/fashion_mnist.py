@@ -50,6 +50,8 @@ def load_data(path=None, source="auto", verify=None, return_info=False):
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, received source={source!r}")
+    if source == "sample" and path is not None:
+        raise ValueError("source='sample' reads the shipped sample; it cannot be combined with path=")
     note = ""
     if source == "sample":
         located = None
