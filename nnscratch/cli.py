@@ -125,7 +125,7 @@ class Setup:
         if args.model.endswith(".py"):
             self.model = _load_user_model(args.model)
             self.compile_kwargs, self.batch_size = None, 32
-            self.layout, self.one_hot, self.logits = "image", False, not self._ends_in_softmax()
+            self.layout, self.one_hot, self.logits = "auto", False, not self._ends_in_softmax()
         else:
             build = presets.get(args.model)
             self.model, self.compile_kwargs, self.batch_size = build(input_shape, num_classes)
@@ -158,7 +158,15 @@ class Setup:
         self.model.compile(**dict(kwargs, optimizer=optimizer))
 
     def inputs(self, x):
-        return presets.prepare_images(x, self.layout)
+        if self.layout != "auto":
+            return presets.prepare_images(x, self.layout)
+        # a user model: reshape the (N, H, W, C) images to its declared input shape if it has one
+        x = presets.prepare_images(x, "image")
+        first = self.model.layers[0]
+        shape = getattr(first, "_declared_input_shape", None) or (getattr(first, "input_shape", None) or (None,))[1:]
+        if shape and None not in shape and np.prod(shape) == np.prod(x.shape[1:]):
+            x = x.reshape((len(x),) + tuple(shape))
+        return x
 
     def labels(self, y):
         return presets.prepare_labels(y, self.one_hot, self.num_classes)
@@ -299,8 +307,15 @@ def _positive_float(text):
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``nnscratch: error: ...`` on stderr, exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog=PROG, description="Train and use nnscratch models.")
+    parser = _Parser(prog=PROG, description="Train and use nnscratch models.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     models = ", ".join(presets.PRESETS)
 
