@@ -190,6 +190,17 @@ def free_memory_pool() -> None:
         _cupy.get_default_memory_pool().free_all_blocks()
 
 
+def host_scalar(value, dtype):
+    """A host scalar of ``dtype`` (e.g. numpy.float32(0.9)); arithmetic between such scalars
+    stays in that precision, as Keras's float32 optimizer math does."""
+    return numpy.dtype(dtype).type(value)
+
+
+def host_zeros(shape, dtype="float64"):
+    """A zero array on the host (initializers fill host arrays, then ``to_device``)."""
+    return numpy.zeros(shape, dtype=dtype)
+
+
 # ----------------------------------------------------------------------------- randomness
 def set_seed(seed) -> None:
     """Seed the global host generator used for initializers, dropout and shuffling."""

@@ -1,0 +1,44 @@
+"""nnscratch.layers: every layer has forward(x, training) and a hand-written backward(dy)."""
+from nnscratch.layers.activation import Activation, LeakyReLU, ReLU, Softmax
+from nnscratch.layers.base import Layer
+from nnscratch.layers.conv import Conv2D
+from nnscratch.layers.dense import Dense
+from nnscratch.layers.dropout import Dropout
+from nnscratch.layers.input_layer import Input, InputLayer, SymbolicTensor
+from nnscratch.layers.pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
+from nnscratch.layers.reshaping import Flatten
+
+Convolution2D = Conv2D
+
+_LAYER_CLASSES = {
+    cls.__name__: cls
+    for cls in (Activation, LeakyReLU, ReLU, Softmax, Conv2D, Dense, Dropout, InputLayer,
+                AveragePooling2D, MaxPooling2D, Flatten)
+}
+
+
+def register(cls):
+    """Make a layer class known to ``deserialize`` (used by whole-model loading)."""
+    _LAYER_CLASSES[cls.__name__] = cls
+    return cls
+
+
+def get_layer_class(name):
+    if name not in _LAYER_CLASSES:
+        raise ValueError(f"unknown layer class {name!r}; known: {', '.join(sorted(_LAYER_CLASSES))}")
+    return _LAYER_CLASSES[name]
+
+
+def serialize(layer):
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def deserialize(config):
+    return get_layer_class(config["class_name"]).from_config(dict(config["config"]))
+
+
+__all__ = [
+    "Layer", "Dense", "Conv2D", "Convolution2D", "MaxPooling2D", "MaxPool2D", "AveragePooling2D",
+    "AvgPool2D", "Flatten", "Dropout", "Activation", "ReLU", "LeakyReLU", "Softmax", "Input",
+    "InputLayer", "SymbolicTensor", "register", "serialize", "deserialize", "get_layer_class",
+]

@@ -1,0 +1,185 @@
+"""Conv2D: 2-D convolution (cross-correlation, as in every deep-learning framework)."""
+from __future__ import annotations
+
+from nnscratch import activations, backend, initializers
+from nnscratch.layers import im2col as im
+from nnscratch.layers.base import (Layer, shape_str, standardize_data_format, standardize_padding,
+                                   standardize_tuple)
+
+
+class Conv2D(Layer):
+    """2-D convolution via im2col and one matrix product.
+
+    Math (channels_last, kernel W of shape (KH, KW, C_in, F)):
+        forward:   x_pad = pad(x)                                  (N, Hp, Wp, C_in)
+                   col[n,h,w,i,j,c] = x_pad[n, h*SH + i*DH, w*SW + j*DW, c]
+                   z = col.reshape(N*H_out*W_out, KH*KW*C_in) @ W.reshape(KH*KW*C_in, F) + b
+                   y = f(z)                                        (N, H_out, W_out, F)
+        backward:  dz = f'(z) * dy
+                   dW = col^T @ dz           (KH*KW*C_in, F) -> (KH, KW, C_in, F)
+                   db = sum_{N,H_out,W_out} dz                     (F,)
+                   dcol = dz @ W^T           -> (N, H_out, W_out, KH, KW, C_in)
+                   dx = crop(col2im(dcol))   (N, H, W, C_in)
+    No kernel flip: this is cross-correlation, exactly what Keras's Conv2D computes.
+
+    Args:
+        filters: int, positive. Number of output channels F.
+        kernel_size: int or (KH, KW).
+        strides: int or (SH, SW), default (1, 1).
+        padding: 'valid' (default) or 'same' (TensorFlow's rule: the odd extra row/column of
+            padding goes to the bottom/right).
+        data_format: 'channels_last' (NHWC, default) or 'channels_first' (NCHW; the layer
+            transposes to NHWC internally).
+        dilation_rate: int or (DH, DW), default (1, 1); Keras refuses strides > 1 with it.
+        activation, use_bias, kernel_initializer ('glorot_uniform'), bias_initializer ('zeros').
+
+    Input shape:  (N, H, W, C_in) or (N, C_in, H, W).
+    Output shape: (N, H_out, W_out, F) or (N, F, H_out, W_out), with
+        'valid': H_out = (H - ((KH-1)*DH + 1)) // SH + 1;  'same': H_out = ceil(H / SH).
+    Cache: col (N, H_out, W_out, KH, KW, C_in), x_pad_shape, pads, y (for the activation),
+        z (only for softmax/sigmoid).
+    """
+
+    input_ndim = 4
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1), activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(filters, int) or isinstance(filters, bool) or filters <= 0:
+            raise ValueError(f"Conv2D '{self.name}': filters must be a positive integer, received {filters!r}")
+        self.filters = filters
+        self.kernel_size = standardize_tuple(kernel_size, 2, f"Conv2D '{self.name}': kernel_size")
+        self.strides = standardize_tuple(strides, 2, f"Conv2D '{self.name}': strides")
+        self.padding = standardize_padding(padding)
+        self.data_format = standardize_data_format(data_format)
+        self.dilation_rate = standardize_tuple(dilation_rate, 2, f"Conv2D '{self.name}': dilation_rate")
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(
+                f"Conv2D '{self.name}': strides > 1 are not supported together with dilation_rate > 1 "
+                f"(as in Keras), received strides={self.strides}, dilation_rate={self.dilation_rate}"
+            )
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self._keep_logits = self.activation.name in ("softmax", "sigmoid")
+
+    def _rank_hint(self):
+        return " (N, H, W, C)" if self.data_format == "channels_last" else " (N, C, H, W)"
+
+    def _hwc(self, input_shape):
+        if self.data_format == "channels_last":
+            _, H, W, C = input_shape
+        else:
+            _, C, H, W = input_shape
+        return H, W, C
+
+    def check_input_shape(self, input_shape):
+        super().check_input_shape(input_shape)
+        H, W, C = self._hwc(input_shape)
+        KH, KW = self.kernel_size
+        DH, DW = self.dilation_rate
+        if self.padding == "valid" and ((H is not None and H < (KH - 1) * DH + 1) or (W is not None and W < (KW - 1) * DW + 1)):
+            raise ValueError(
+                f"Conv2D '{self.name}': kernel {self.kernel_size} (dilation {self.dilation_rate}) is larger than the "
+                f"input's spatial size ({H}, {W}) with padding='valid'; input shape {shape_str(input_shape)}"
+            )
+
+    def build(self, input_shape):
+        _, _, C_in = self._hwc(input_shape)
+        KH, KW = self.kernel_size
+        self.add_param("kernel", (KH, KW, C_in, self.filters), self.kernel_initializer)
+        if self.use_bias:
+            self.add_param("bias", (self.filters,), self.bias_initializer)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        H, W, _ = self._hwc(input_shape)
+        (KH, KW), (SH, SW), (DH, DW) = self.kernel_size, self.strides, self.dilation_rate
+        H_out = im.conv_output_length(H, KH, SH, self.padding, DH)
+        W_out = im.conv_output_length(W, KW, SW, self.padding, DW)
+        if self.data_format == "channels_last":
+            return (input_shape[0], H_out, W_out, self.filters)
+        return (input_shape[0], self.filters, H_out, W_out)
+
+    def forward(self, x, training=False):
+        xp = backend.get_array_module(x)
+        if self.data_format == "channels_first":
+            x = x.transpose(0, 2, 3, 1)  # NCHW -> NHWC view
+        N, H, W, C_in = x.shape
+        KH, KW, _, F = self.params["kernel"].shape
+        (SH, SW), (DH, DW) = self.strides, self.dilation_rate
+        H_out = im.conv_output_length(H, KH, SH, self.padding, DH)
+        W_out = im.conv_output_length(W, KW, SW, self.padding, DW)
+        pads = im.padding_amounts(H, W, KH, KW, SH, SW, self.padding, DH, DW)
+        x_pad = im.pad_nhwc(x, pads)  # (N, Hp, Wp, C_in)
+        col = im.im2col(x_pad, KH, KW, SH, SW, H_out, W_out, DH, DW)  # (N, H_out, W_out, KH, KW, C_in)
+        col2d = col.reshape(N * H_out * W_out, KH * KW * C_in)  # view: col is contiguous
+        z = xp.matmul(col2d, self.params["kernel"].reshape(KH * KW * C_in, F))  # (N*H_out*W_out, F)
+        if self.use_bias:
+            z += self.params["bias"]
+        z = z.reshape(N, H_out, W_out, F)
+        y = self.activation(z)
+        self.cache = {"col": col, "x_pad_shape": x_pad.shape, "pads": pads, "hw": (H, W), "y": y}
+        if self._keep_logits:
+            self.cache["z"] = z
+        if self.data_format == "channels_first":
+            y = y.transpose(0, 3, 1, 2)  # NHWC -> NCHW view
+        return y
+
+    def backward(self, dy):
+        if self.data_format == "channels_first":
+            dy = dy.transpose(0, 2, 3, 1)
+        dz = self.activation.backward(dy, self.cache["y"])  # dL/dz = f'(z) * dL/dy, NHWC
+        return self._backward_nhwc(dz)
+
+    def backward_logits(self, dz):
+        if self.data_format == "channels_first":
+            dz = dz.transpose(0, 2, 3, 1)
+        return self._backward_nhwc(dz)
+
+    def _backward_nhwc(self, dz):
+        xp = backend.get_array_module(dz)
+        col = self.cache["col"]
+        N, H_out, W_out, KH, KW, C_in = col.shape
+        F = self.filters
+        dz2 = xp.ascontiguousarray(dz).reshape(N * H_out * W_out, F)  # (N*H_out*W_out, F)
+        col2d = col.reshape(N * H_out * W_out, KH * KW * C_in)
+        dW = xp.matmul(col2d.T, dz2)  # (KH*KW*C_in, F)
+        self.grads["kernel"][...] = dW.reshape(KH, KW, C_in, F)
+        if self.use_bias:
+            dz2.sum(axis=0, out=self.grads["bias"])  # (F,)
+        if getattr(self, "_skip_input_grad", False):
+            return None
+        W2 = self.params["kernel"].reshape(KH * KW * C_in, F)
+        dcol = xp.matmul(dz2, W2.T).reshape(N, H_out, W_out, KH, KW, C_in)
+        dx_pad = im.col2im(dcol, self.cache["x_pad_shape"], *self.strides, *self.dilation_rate)
+        H, W = self.cache["hw"]
+        dx = im.crop_nhwc(dx_pad, self.cache["pads"], H, W)  # (N, H, W, C_in)
+        if self.data_format == "channels_first":
+            dx = dx.transpose(0, 3, 1, 2)
+        return dx
+
+    @property
+    def logits(self):
+        z = self.cache.get("z")
+        if z is not None and self.data_format == "channels_first":
+            return z.transpose(0, 3, 1, 2)
+        return z
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(
+            filters=self.filters,
+            kernel_size=list(self.kernel_size),
+            strides=list(self.strides),
+            padding=self.padding,
+            data_format=self.data_format,
+            dilation_rate=list(self.dilation_rate),
+            activation=self.activation.name,
+            use_bias=self.use_bias,
+            kernel_initializer=initializers.serialize(self.kernel_initializer) or "glorot_uniform",
+            bias_initializer=initializers.serialize(self.bias_initializer) or "zeros",
+        )
+        return cfg

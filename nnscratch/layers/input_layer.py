@@ -1,0 +1,66 @@
+"""Input: the symbolic placeholder that starts a model (``nn.Input(shape=(28, 28))``)."""
+from __future__ import annotations
+
+from nnscratch.layers.base import Layer, shape_str
+
+
+class SymbolicTensor:
+    """A placeholder with a shape (batch axis None) and the layer that produced it.
+
+    It holds no data: layers called on it return new SymbolicTensors (the functional API),
+    and ``Sequential([nn.Input(shape), ...])`` reads the shape from it."""
+
+    _is_symbolic = True
+
+    def __init__(self, shape, dtype=None, layer=None, inbound=(), name=None):
+        self.shape = tuple(shape)
+        self.dtype = dtype
+        self.layer = layer  # the layer whose output this is
+        self.inbound = tuple(inbound)  # SymbolicTensors that fed that layer
+        self.name = name
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def __repr__(self):
+        src = f", from '{self.layer.name}'" if self.layer is not None else ""
+        return f"<SymbolicTensor shape={shape_str(self.shape)}{src}>"
+
+
+class InputLayer(Layer):
+    """The layer behind ``nn.Input``: identity, holds the declared shape."""
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, **kwargs):
+        if shape is None and "input_shape" in kwargs:
+            shape = kwargs.pop("input_shape")
+        if shape is None:
+            raise ValueError("Input: shape is required, e.g. nn.Input(shape=(28, 28))")
+        if isinstance(shape, int):
+            shape = (shape,)
+        shape = tuple(shape)
+        if any(d is not None and (not isinstance(d, int) or d <= 0) for d in shape):
+            raise ValueError(f"Input: shape must contain positive integers or None, received {shape!r}")
+        super().__init__(name=name, input_shape=shape, dtype=dtype, **kwargs)
+        self.batch_size = batch_size
+        self.build((batch_size,) + shape)
+
+    def forward(self, x, training=False):
+        self.cache = {"identity": True}
+        return x
+
+    def backward(self, dy):
+        return dy
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.pop("input_shape", None)
+        cfg["shape"] = list(self._declared_input_shape)
+        cfg["batch_size"] = self.batch_size
+        return cfg
+
+
+def Input(shape=None, batch_size=None, dtype=None, name=None):
+    """Create a symbolic input of per-sample ``shape`` (Keras's ``keras.Input``)."""
+    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name)
+    return SymbolicTensor((batch_size,) + layer._declared_input_shape, dtype=dtype, layer=layer, name=layer.name)

@@ -1,0 +1,405 @@
+"""Model: compile / fit / evaluate / predict / train_on_batch, shared by Sequential and the
+functional Model. Subclasses provide ``layers``, ``build``, ``forward`` and ``backward``.
+
+One training step (``train_step``) reads like the textbook:
+
+    y_pred = model.forward(x, training=True)          # every layer caches what it needs
+    loss   = loss_fn.forward(y_pred, y)               # 0-d array, stays on the device
+    dy     = loss_fn.backward()                       # dL/dy_pred, already divided by N
+    model.backward(dy)                                # every layer writes layer.grads[...]
+    optimizer.step(model.parameters())                # in-place updates
+
+When the output layer is a softmax (sigmoid) and the loss is a categorical (binary)
+cross-entropy, Keras computes the loss from the logits behind the activation, without
+clipping; so do we: ``loss_fn.forward_logits(z, y)`` and ``model.backward(dz, from_logits=True)``.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+from nnscratch import backend, losses as losses_mod, metrics as metrics_mod, optimizers as optimizers_mod
+from nnscratch.callbacks import CallbackList, History
+
+
+class _Spec:
+    """Shape/dtype stand-in for a prediction array (used to validate labels up front)."""
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype, self.ndim = tuple(shape), dtype, len(shape)
+
+
+def _positive_int(value, name):
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, received {value!r}")
+    return value
+
+
+def _num_samples(x, name="x"):
+    if not (backend.is_array(x) or hasattr(x, "__len__")):
+        raise TypeError(f"{name} must be an array, received {type(x).__name__}")
+    if not backend.is_array(x):
+        x = backend.to_host(x)
+    if x.ndim == 0:
+        raise ValueError(f"{name} must have a batch axis, received a scalar")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} is empty (0 samples)")
+    return x.shape[0]
+
+
+class Model:
+    """Training and inference for a graph of layers (see the module docstring)."""
+
+    def __init__(self, name=None):
+        self.name = name or "model"
+        self.optimizer = None
+        self.loss = None
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
+        self._metric_specs = []
+        self._interrupted = False
+
+    # ------------------------------------------------------------------ to implement
+    @property
+    def layers(self):
+        raise NotImplementedError
+
+    def forward(self, x, training=False):
+        raise NotImplementedError
+
+    def backward(self, dy, from_logits=False, need_input_grad=True):
+        raise NotImplementedError
+
+    def output_layer(self):
+        return self.layers[-1]
+
+    # ------------------------------------------------------------------ parameters
+    def parameters(self):
+        """[(key, param, grad)] for every trainable parameter, keys like 'dense_1/kernel'."""
+        out = []
+        for layer in self.layers:
+            if layer.trainable:
+                for k, p in layer.params.items():
+                    out.append((f"{layer.name}/{k}", p, layer.grads[k]))
+        return out
+
+    @property
+    def weights(self):
+        return [w for layer in self.layers for w in layer.weights]
+
+    def get_weights(self):
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights):
+        weights = list(weights)
+        expected = sum(len(layer.weights) for layer in self.layers)
+        if len(weights) != expected:
+            raise ValueError(f"Model '{self.name}': expected {expected} weight arrays, received {len(weights)}")
+        i = 0
+        for layer in self.layers:  # validate everything before writing anything
+            for w, value in zip(layer.weights, weights[i:i + len(layer.weights)]):
+                if tuple(w.shape) != tuple(value.shape):
+                    raise ValueError(f"layer '{layer.name}': weight of shape {tuple(w.shape)}, received {tuple(value.shape)}")
+            i += len(layer.weights)
+        i = 0
+        for layer in self.layers:
+            n = len(layer.weights)
+            if n:
+                layer.set_weights(weights[i:i + n])
+            i += n
+
+    def count_params(self):
+        return sum(layer.count_params() for layer in self.layers)
+
+    def get_layer(self, name=None, index=None):
+        if index is not None:
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"no layer named {name!r}; layers: {', '.join(l.name for l in self.layers)}")
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
+        """Choose the optimizer, loss and metrics (Keras's defaults: optimizer='rmsprop')."""
+        unsupported = {k: v for k, v in kwargs.items() if k not in ("run_eagerly", "jit_compile", "steps_per_execution")}
+        if unsupported:
+            raise TypeError(f"compile: unexpected keyword argument(s) {', '.join(sorted(unsupported))}")
+        if loss is None:
+            raise ValueError("compile: a loss is required, e.g. loss='sparse_categorical_crossentropy'")
+        self.optimizer = optimizers_mod.get(optimizer)
+        self.loss = losses_mod.get(loss)
+        if metrics is None:
+            metrics = []
+        if isinstance(metrics, (str,)) or callable(metrics):
+            metrics = [metrics]
+        self._metric_specs = list(metrics)
+        for m in self._metric_specs:
+            metrics_mod.get(m, (None, 2), (None, 2))  # validates names early
+        self.compiled = True
+
+    def _require_compiled(self, what):
+        if not self.compiled:
+            raise RuntimeError(f"Model '{self.name}': call compile(optimizer, loss) before {what}()")
+
+    def _fused_loss(self):
+        """True when the output activation should be fused with the loss (Keras's logits trap)."""
+        out = self.output_layer()
+        act = getattr(getattr(out, "activation", None), "name", None)
+        return (self.loss.fuses is not None and act == self.loss.fuses and getattr(out, "_keep_logits", False)
+                and getattr(getattr(out, "activation", None), "axis", -1) == -1)
+
+    # ------------------------------------------------------------------ data preparation
+    def _prepare_x(self, x):
+        if isinstance(x, (list, tuple)) and len(x) and backend.is_array(x[0]) is False and not hasattr(x[0], "shape"):
+            x = backend.to_host(x)
+        if not backend.is_array(x):
+            x = backend.to_host(x)
+        if x.dtype.kind not in "fiub":
+            raise TypeError(f"Model '{self.name}': inputs must be numeric, received dtype {x.dtype}")
+        if not self.built:
+            self.build((None,) + tuple(x.shape[1:]))
+        expected = tuple(self.input_shape[1:])
+        if tuple(x.shape[1:]) != expected:
+            raise ValueError(
+                f"Model '{self.name}': expected inputs of shape (N, {', '.join(map(str, expected))}) "
+                f"for layer '{self.layers[0].name}', received {tuple(x.shape)}"
+            )
+        return backend.to_device(x, dtype=backend.floatx())
+
+    def _prepare_y(self, y, n):
+        if not backend.is_array(y):
+            y = backend.to_host(y)
+        if y.shape[0] != n:
+            raise ValueError(f"Model '{self.name}': x has {n} samples but y has {y.shape[0]}; they must match")
+        spec = _Spec((n,) + tuple(self.output_shape[1:]), backend.floatx())
+        return self.loss.check_labels(y, spec)
+
+    def _metric_fns(self, y_shape):
+        out_shape = (None,) + tuple(self.output_shape[1:])
+        return [metrics_mod.get(m, tuple(y_shape), out_shape) for m in self._metric_specs]
+
+    # ------------------------------------------------------------------ steps
+    def train_step(self, x, y, metric_fns=()):
+        """One forward/backward/update on a prepared batch. Returns (loss, [metric sums]),
+        0-d device arrays: no host synchronisation happens here."""
+        y_pred = self.forward(x, training=True)
+        if self._fused_loss():
+            loss = self.loss.forward_logits(self.output_layer().logits, y)
+            self.backward(self.loss.backward(), from_logits=True, need_input_grad=False)
+        else:
+            loss = self.loss.forward(y_pred, y)
+            self.backward(self.loss.backward(), need_input_grad=False)
+        self.optimizer.step(self.parameters())
+        return loss, [fn(y, y_pred) for _, fn in metric_fns]
+
+    def test_step(self, x, y, metric_fns=()):
+        y_pred = self.forward(x, training=False)
+        if self._fused_loss():
+            loss = self.loss.forward_logits(self.output_layer().logits, y)
+        else:
+            loss = self.loss.forward(y_pred, y)
+        return loss, [fn(y, y_pred) for _, fn in metric_fns]
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
+            validation_batch_size=None, validation_freq=1):
+        """Train for ``epochs`` epochs; returns a History (``history.history['loss']`` ...).
+
+        The epoch loss is Keras's: the batch-size-weighted mean of each batch's loss computed
+        before that batch's update; accuracy likewise accumulates per sample."""
+        self._require_compiled("fit")
+        batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
+        _positive_int(epochs, "epochs")
+        verbose = 1 if verbose == "auto" else verbose
+        n = _num_samples(x, "x")
+        if y is None:
+            raise ValueError("fit: y (the targets) is required")
+        if not 0.0 <= validation_split < 1.0:
+            raise ValueError(f"validation_split must be in [0, 1), received {validation_split!r}")
+        x_dev = self._prepare_x(x)
+        y_dev = self._prepare_y(y, n)
+        if validation_data is None and validation_split > 0:
+            split = int(n * (1.0 - validation_split))  # Keras: the LAST fraction, before shuffling
+            if split == 0 or split == n:
+                raise ValueError(f"validation_split={validation_split} leaves no training or validation samples out of {n}")
+            validation_data = (x_dev[split:], y_dev[split:])
+            x_dev, y_dev, n = x_dev[:split], y_dev[:split], split
+            val_prepared = True
+        else:
+            val_prepared = False
+        if validation_data is not None:
+            if len(validation_data) not in (2,):
+                raise ValueError("validation_data must be a tuple (x_val, y_val)")
+            xv, yv = validation_data
+            if not val_prepared:
+                nv = _num_samples(xv, "validation x")
+                xv, yv = self._prepare_x(xv), self._prepare_y(yv, nv)
+        metric_fns = self._metric_fns(y_dev.shape)
+        steps = math.ceil(n / batch_size)
+
+        history = History()
+        cbs = CallbackList(list(callbacks or []) + [history], model=self,
+                           params={"verbose": verbose, "epochs": epochs, "steps": steps})
+        self.history = history
+        self.stop_training = False
+        self._interrupted = False
+        cbs.on_train_begin()
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            cbs.on_epoch_begin(epoch)
+            order = backend.global_rng().permutation(n) if shuffle else None
+            logs = self._run_epoch(x_dev, y_dev, order, batch_size, steps, metric_fns, cbs, verbose, epoch, epochs)
+            if validation_data is not None and (epoch + 1) % validation_freq == 0:
+                val = self._evaluate_prepared(xv, yv, validation_batch_size or batch_size, metric_fns)
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            if verbose == 2 or (verbose == 1 and validation_data is not None):
+                print(f"Epoch {epoch + 1}/{epochs} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training or self._interrupted:
+                break
+        cbs.on_train_end(logs)
+        return history
+
+    def _run_epoch(self, x, y, order, batch_size, steps, metric_fns, cbs, verbose, epoch, epochs):
+        n = x.shape[0]
+        bar = None
+        if verbose == 1:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=steps, desc=f"Epoch {epoch + 1}/{epochs}", unit="step", dynamic_ncols=True,
+                       mininterval=0.25, leave=True)
+        order_dev = backend.to_device(order) if order is not None else None
+        loss_sum = 0.0
+        metric_sums = [0.0] * len(metric_fns)
+        seen = 0
+        last_refresh = time.monotonic()
+        batch_logs = cbs.has_batch_hooks("on_train_batch_end") or cbs.has_batch_hooks("on_train_batch_begin")
+        try:
+            for step in range(steps):
+                start, stop = step * batch_size, min((step + 1) * batch_size, n)
+                if order_dev is None:
+                    xb, yb = x[start:stop], y[start:stop]  # views, no copy
+                else:
+                    idx = order_dev[start:stop]
+                    xb, yb = x[idx], y[idx]
+                if batch_logs:
+                    cbs.on_train_batch_begin(step)
+                loss, sums = self.train_step(xb, yb, metric_fns)
+                nb = stop - start
+                loss_sum = loss_sum + loss * nb
+                metric_sums = [a + b for a, b in zip(metric_sums, sums)]
+                seen += nb
+                if batch_logs:
+                    cbs.on_train_batch_end(step, self._logs(loss_sum, metric_sums, metric_fns, seen))
+                if bar is not None:
+                    bar.update(1)
+                    now = time.monotonic()
+                    if now - last_refresh > 0.5 or step == steps - 1:
+                        last_refresh = now
+                        bar.set_postfix(self._logs(loss_sum, metric_sums, metric_fns, seen), refresh=False)
+                if self.stop_training:
+                    break
+        except KeyboardInterrupt:
+            # Ctrl-C: the step in flight either finished (its update is applied) or had not
+            # started its update; in both cases weights, optimizer state and counts agree.
+            self._interrupted = True
+            self.stop_training = True
+            print(f"\nTraining interrupted by Ctrl-C after {seen} samples of epoch {epoch + 1}; "
+                  f"weights and optimizer state are those after step {self.optimizer.iterations}.")
+        finally:
+            if bar is not None:
+                bar.close()
+        return self._logs(loss_sum, metric_sums, metric_fns, max(seen, 1))
+
+    @staticmethod
+    def _logs(loss_sum, metric_sums, metric_fns, seen):
+        logs = {"loss": backend.to_float(loss_sum) / seen if backend.is_array(loss_sum) else float(loss_sum) / seen}
+        for (name, _), s in zip(metric_fns, metric_sums):
+            logs[name] = (backend.to_float(s) if backend.is_array(s) else float(s)) / seen
+        return logs
+
+    # ------------------------------------------------------------------ evaluate / predict
+    def _evaluate_prepared(self, x, y, batch_size, metric_fns):
+        n = x.shape[0]
+        loss_sum, sums = 0.0, [0.0] * len(metric_fns)
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            loss, s = self.test_step(x[start:stop], y[start:stop], metric_fns)
+            loss_sum = loss_sum + loss * (stop - start)
+            sums = [a + b for a, b in zip(sums, s)]
+        return self._logs(loss_sum, sums, metric_fns, n)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False, callbacks=None):
+        """[loss, metric...] on (x, y) in inference mode (a scalar when there are no metrics)."""
+        self._require_compiled("evaluate")
+        batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
+        n = _num_samples(x, "x")
+        if y is None:
+            raise ValueError("evaluate: y (the targets) is required")
+        x_dev = self._prepare_x(x)
+        y_dev = self._prepare_y(y, n)
+        metric_fns = self._metric_fns(y_dev.shape)
+        logs = self._evaluate_prepared(x_dev, y_dev, batch_size, metric_fns)
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
+        """Outputs for x in inference mode, as a host NumPy array."""
+        batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
+        n = _num_samples(x, "x")
+        x_dev = self._prepare_x(x)
+        xp = backend.get_array_module(x_dev)
+        outs = [self.forward(x_dev[s:s + batch_size], training=False) for s in range(0, n, batch_size)]
+        return backend.to_host(xp.concatenate(outs, axis=0))
+
+    def predict_on_batch(self, x):
+        return backend.to_host(self.forward(self._prepare_x(x), training=False))
+
+    def train_on_batch(self, x, y, return_dict=False):
+        """One update on (x, y); returns [loss, metric...] for that batch (pre-update)."""
+        self._require_compiled("train_on_batch")
+        n = _num_samples(x, "x")
+        x_dev, y_dev = self._prepare_x(x), self._prepare_y(y, n)
+        metric_fns = self._metric_fns(y_dev.shape)
+        loss, sums = self.train_step(x_dev, y_dev, metric_fns)
+        logs = self._logs(loss * n, sums, metric_fns, n)
+        return logs if return_dict else (list(logs.values()) if len(logs) > 1 else logs["loss"])
+
+    def test_on_batch(self, x, y, return_dict=False):
+        self._require_compiled("test_on_batch")
+        n = _num_samples(x, "x")
+        x_dev, y_dev = self._prepare_x(x), self._prepare_y(y, n)
+        metric_fns = self._metric_fns(y_dev.shape)
+        loss, sums = self.test_step(x_dev, y_dev, metric_fns)
+        logs = self._logs(loss * n, sums, metric_fns, n)
+        return logs if return_dict else (list(logs.values()) if len(logs) > 1 else logs["loss"])
+
+    def __call__(self, x, training=False):
+        if getattr(x, "_is_symbolic", False):
+            from nnscratch.models.functional import call_symbolic
+
+            return call_symbolic(self, x)
+        return self.forward(backend.to_device(x) if not backend.is_array(x) else x, training=training)
+
+    # ------------------------------------------------------------------ saving / summary
+    def save_weights(self, path):
+        """Write weights and optimizer state to a .npz file (atomically)."""
+        from nnscratch import saving
+
+        saving.save_weights(self, path)
+
+    def load_weights(self, path):
+        """Load weights (and optimizer state, if saved) from .npz; a failed load changes nothing."""
+        from nnscratch import saving
+
+        saving.load_weights(self, path)
+
+    def summary(self, line_length=None, print_fn=None):
+        from nnscratch.models.summary import summary
+
+        return summary(self, line_length=line_length, print_fn=print_fn)

@@ -1,0 +1,78 @@
+"""Adam and Adamax, Keras's forms (bias correction folded into the step size)."""
+from __future__ import annotations
+
+from nnscratch import backend
+from nnscratch.optimizers.base import Optimizer
+
+
+class Adam(Optimizer):
+    """Adam.
+
+    Math (t = iterations + 1; b1^t and b2^t computed in the parameter's precision):
+        m <- m + (g - m) * (1 - b1)
+        v <- v + (g^2 - v) * (1 - b2)
+        amsgrad:  vhat <- max(vhat, v), and vhat replaces v below
+        alpha = lr * sqrt(1 - b2^t) / (1 - b1^t)
+        w <- w - alpha * m / (sqrt(v) + eps)
+    Keras's epsilon-hat form: eps is added to sqrt(v), NOT to sqrt(v_hat) as in the paper's
+    pseudo-code, and defaults to 1e-7 (PyTorch: 1e-8). For tiny gradients the two differ by
+    tens of percent.
+    Args: learning_rate (0.001), beta_1 (0.9), beta_2 (0.999), epsilon (1e-7), amsgrad (False).
+    State: momentum (m), velocity (v), velocity_hat (amsgrad only).
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
+                 name="adam", **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = float(beta_1), float(beta_2), float(epsilon), bool(amsgrad)
+        self.slot_names = ("momentum", "velocity") + (("velocity_hat",) if self.amsgrad else ())
+
+    def update_step(self, param, grad, state, lr):
+        xp = backend.get_array_module(param)
+        t = self._t()
+        b1, b2 = self._f(self.beta_1, param), self._f(self.beta_2, param)
+        alpha = self._f(lr, param) * (1 - b2 ** t) ** 0.5 / (1 - b1 ** t)  # float32 scalar math, as Keras
+        m, v = state["momentum"], state["velocity"]
+        m += (grad - m) * (1 - b1)
+        v += (grad * grad - v) * (1 - b2)
+        if self.amsgrad:
+            vhat = state["velocity_hat"]
+            xp.maximum(vhat, v, out=vhat)
+            v = vhat
+        param -= alpha * m / (xp.sqrt(v) + self.epsilon)  # Keras: eps outside the sqrt, unscaled
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon, amsgrad=self.amsgrad)
+        return cfg
+
+
+class Adamax(Optimizer):
+    """Adamax (Adam with the infinity norm).
+
+    Math (t = iterations + 1):
+        m <- m + (g - m) * (1 - b1)
+        u <- max(b2 * u, |g|)
+        w <- w - lr * m / ((1 - b1^t) * (u + eps))        (Keras: eps added to u)
+    Args: learning_rate (0.001), beta_1 (0.9), beta_2 (0.999), epsilon (1e-7).
+    State: m, u.
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name="adamax", **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+        self.slot_names = ("m", "u")
+
+    def update_step(self, param, grad, state, lr):
+        xp = backend.get_array_module(param)
+        t = self._t()
+        b1 = self._f(self.beta_1, param)
+        m, u = state["m"], state["u"]
+        m += (grad - m) * (1 - b1)
+        xp.maximum(u * self.beta_2, xp.abs(grad), out=u)
+        param -= (self._f(lr, param) * m) / ((1 - b1 ** t) * (u + self.epsilon))
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon)
+        return cfg

@@ -1,0 +1,54 @@
+"""Utilities with Keras's names: to_categorical, set_random_seed, load_img, img_to_array."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from nnscratch import backend
+
+
+def to_categorical(y, num_classes=None, dtype="float32"):
+    """One-hot encode integer labels: (N,) -> (N, num_classes) (Keras's semantics: a trailing
+    axis of size 1 is dropped first; num_classes defaults to max(y) + 1)."""
+    y = np.asarray(backend.to_host(y))
+    if y.dtype.kind == "f":
+        if not np.all(y == np.round(y)):
+            raise ValueError("to_categorical: labels must be integers, received non-integer floats")
+    elif y.dtype.kind not in "iub":
+        raise TypeError(f"to_categorical: labels must be integers, received dtype {y.dtype}")
+    y = y.astype(np.int64)
+    if y.ndim > 1 and y.shape[-1] == 1:
+        y = y.reshape(y.shape[:-1])
+    if y.size and y.min() < 0:
+        raise ValueError(f"to_categorical: labels must be non-negative, received minimum {int(y.min())}")
+    if num_classes is None:
+        num_classes = int(y.max()) + 1 if y.size else 0
+    elif y.size and y.max() >= num_classes:
+        raise ValueError(f"to_categorical: label {int(y.max())} is out of range for num_classes={num_classes}")
+    out = np.zeros(y.shape + (num_classes,), dtype=dtype)
+    np.put_along_axis(out, y[..., None], 1, axis=-1)
+    return out
+
+
+def set_random_seed(seed):
+    """Seed every random source nnscratch uses (weights, dropout masks, shuffling) and Python's
+    ``random``, so that a run is bit-for-bit reproducible."""
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"set_random_seed: seed must be an int, received {seed!r}")
+    random.seed(seed)
+    backend.set_seed(seed)
+
+
+def load_img(*args, **kwargs):
+    """Load an image file with Pillow (Keras's ``load_img``); see ``nnscratch.data.load_img``."""
+    from nnscratch import data
+
+    return data.load_img(*args, **kwargs)
+
+
+def img_to_array(*args, **kwargs):
+    """A PIL image as a float array (H, W, C); see ``nnscratch.data.img_to_array``."""
+    from nnscratch import data
+
+    return data.img_to_array(*args, **kwargs)
