@@ -74,27 +74,23 @@ def _softmax(z):
 
 # ----------------------------------------------------------------------------- data
 def load_dataset(name):
-    """((x_train, y_train), (x_test, y_test)), class names and a description of the source.
+    """((x_train, y_train), (x_test, y_test)), class names and a description of the data used.
 
-    ``fashion_mnist`` falls back to the shipped sample when the full set cannot be found
-    or fetched, so ``nnscratch train`` works on a fresh machine without a network.
+    ``fashion_mnist`` uses the full set when it is found (or downloaded) and otherwise the
+    sample shipped in the package, so ``nnscratch train`` works on a fresh machine; ``sample``
+    asks for the shipped sample directly.
     """
     from nnscratch import datasets
 
     if name not in DATASETS:
         raise CLIError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     if name == "sample":
-        data = datasets.fashion_mnist.load_sample()
-        return data, datasets.fashion_mnist.CLASS_NAMES, "the shipped Fashion-MNIST sample"
-    module = getattr(datasets, name)
-    try:
-        data = module.load_data()
-    except (OSError, RuntimeError, ValueError) as exc:
-        if name != "fashion_mnist":
-            raise
-        print(f"full Fashion-MNIST not available ({exc}); using the shipped sample", file=sys.stderr)
-        return load_dataset("sample")
-    return data, list(getattr(module, "CLASS_NAMES", [])) or None, f"{name} (full)"
+        train, test, info = datasets.fashion_mnist.load_data(source="sample", return_info=True)
+    else:
+        train, test, info = getattr(datasets, name).load_data(return_info=True)
+    key = "fashion_mnist" if name == "sample" else name
+    description = str(info) + (f" [{info.note}]" if getattr(info, "note", "") else "")
+    return (train, test), list(datasets.CLASS_NAMES[key]), description
 
 
 def _input_shape(x):
@@ -135,14 +131,13 @@ class Setup:
         self.num_classes = num_classes
         if getattr(args, "batch_size", None):
             self.batch_size = args.batch_size
-        self._compile(args)
 
     def _ends_in_softmax(self):
         last = self.model.layers[-1]
         return (type(last).__name__ == "Softmax"
                 or getattr(last, "get_config", dict)().get("activation") == "softmax")
 
-    def _compile(self, args):
+    def compile(self, args):
         kwargs = self.compile_kwargs
         if kwargs is None:  # a user model: keep its own compile, else a sensible default
             if getattr(self.model, "optimizer", None) is not None and not (args.optimizer or args.learning_rate):
@@ -192,12 +187,13 @@ def cmd_train(args):
     _common(args)
     data, class_names, source = load_dataset(args.dataset)
     (x_train, y_train), (x_test, y_test) = _limit(data[0], args.limit), _limit(data[1], args.test_limit)
-    num_classes = int(max(y_train.max(), y_test.max())) + 1
+    num_classes = len(class_names)
     setup = Setup(args, _input_shape(x_train), num_classes)
+    setup.compile(args)
     out = args.out or os.path.join("runs", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
     os.makedirs(out, exist_ok=True)
-    print(f"data: {source}: {len(x_train)} training images, {len(x_test)} test images, "
-          f"{num_classes} classes")
+    print(f"data: {source}")
+    print(f"using {len(x_train)} training images and {len(x_test)} test images, {num_classes} classes")
     print(f"model: {setup.name}, batch size {setup.batch_size}, {args.epochs} epoch(s) -> {out}")
     if args.verbose:
         setup.model.summary()
@@ -233,20 +229,28 @@ def cmd_train(args):
 
 
 def _load_weights(setup, args, example):
+    """Build the model, load the weights, then compile (for the loss and metrics).
+
+    Loading before ``compile`` skips the optimizer state stored in the file: evaluating and
+    predicting do not need it, and its keys name layers by their auto-generated names, which
+    differ when several models were built in one process."""
     if not os.path.isfile(args.weights):
         raise FileNotFoundError(f"weights file {args.weights!r} not found")
-    setup.model.predict(example[:1])  # build the layers before loading into them
+    if not setup.model.built:
+        setup.model.predict(example[:1])  # a model without a declared input shape builds on data
     setup.model.load_weights(args.weights)
+    setup.compile(args)
 
 
 def cmd_evaluate(args):
     _common(args)
-    data, _, source = load_dataset(args.dataset)
+    data, class_names, source = load_dataset(args.dataset)
     x_test, y_test = _limit(data[1], args.limit)
-    setup = Setup(args, _input_shape(x_test), int(max(data[0][1].max(), y_test.max())) + 1)
+    setup = Setup(args, _input_shape(x_test), len(class_names))
     xte, yte = setup.inputs(x_test), setup.labels(y_test)
     _load_weights(setup, args, xte)
-    print(f"data: {source}: {len(x_test)} test images")
+    print(f"data: {source}")
+    print(f"using {len(x_test)} test images")
     loss, acc = setup.model.evaluate(xte, yte, batch_size=setup.batch_size, verbose=0)
     print(f"test loss {float(loss):.4f} - test accuracy {float(acc):.4f}")
     return 0
@@ -282,8 +286,7 @@ def cmd_predict(args):
 def _class_names(dataset):
     from nnscratch import datasets
 
-    module = getattr(datasets, "fashion_mnist" if dataset == "sample" else dataset, None)
-    return list(getattr(module, "CLASS_NAMES", [])) or None
+    return list(datasets.CLASS_NAMES["fashion_mnist" if dataset == "sample" else dataset])
 
 
 # ----------------------------------------------------------------------------- argparse
