@@ -66,6 +66,21 @@ def _history_csv(history):
     return out.getvalue()
 
 
+class _StepRecorder(nn.callbacks.Callback):
+    """Keeps the batch logs of ``fit`` (running means over the epoch so far), one per step,
+    so that the learning curves of a one-epoch run are more than a single point."""
+
+    wants_batch_logs = True
+
+    def __init__(self):
+        super().__init__()
+        self.steps = {}
+
+    def on_train_batch_end(self, batch, logs=None):
+        for key, value in (logs or {}).items():
+            self.steps.setdefault(key, []).append(float(value))
+
+
 def _softmax(z):
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -138,13 +153,18 @@ class Setup:
                 or getattr(last, "get_config", dict)().get("activation") == "softmax")
 
     def compile(self, args):
+        """Compile with the preset's arguments, ``--optimizer`` / ``--learning-rate`` applied.
+        A user model keeps its own compile (optimizer, loss) unless those flags are given; an
+        uncompiled one gets Adam and sparse categorical cross-entropy."""
         kwargs = self.compile_kwargs
-        if kwargs is None:  # a user model: keep its own compile, else a sensible default
-            if getattr(self.model, "optimizer", None) is not None and not (args.optimizer or args.learning_rate):
+        if kwargs is None:
+            user_compiled = getattr(self.model, "compiled", False)
+            if user_compiled and not (args.optimizer or args.learning_rate):
                 return
-            kwargs = dict(optimizer=nn.optimizers.Adam(),
-                          loss=nn.losses.SparseCategoricalCrossentropy(from_logits=self.logits),
-                          metrics=["accuracy"])
+            loss = (self.model.loss if user_compiled else
+                    nn.losses.SparseCategoricalCrossentropy(from_logits=self.logits))
+            kwargs = dict(optimizer=getattr(self.model, "optimizer", None) or nn.optimizers.Adam(),
+                          loss=loss, metrics=["accuracy"])
         optimizer = kwargs["optimizer"]
         if args.optimizer:
             optimizer = nn.optimizers.get(args.optimizer)
@@ -203,7 +223,8 @@ def cmd_train(args):
     fit_kwargs = dict(batch_size=setup.batch_size, epochs=args.epochs, verbose=0 if args.quiet else 1)
     if args.model == "dropout-mlp":
         fit_kwargs["validation_data"] = (xte, yte)
-    history = setup.model.fit(xtr, ytr, **fit_kwargs)
+    recorder = _StepRecorder()
+    history = setup.model.fit(xtr, ytr, callbacks=[recorder], **fit_kwargs)
     test_loss, test_acc = setup.model.evaluate(xte, yte, batch_size=setup.batch_size, verbose=0)
     print(f"test loss {float(test_loss):.4f} - test accuracy {float(test_acc):.4f}")
 
@@ -213,7 +234,7 @@ def cmd_train(args):
     _atomic_write_text(os.path.join(out, "history.csv"), _history_csv(hist))
     y_pred = setup.probabilities(xte).argmax(axis=1)
     y_true = np.asarray(y_test).reshape(-1)
-    nn.plot.plot_history(hist, path=os.path.join(out, "learning_curves.png"))
+    nn.plot.plot_history(hist, path=os.path.join(out, "learning_curves.png"), batch_history=recorder.steps)
     nn.plot.plot_samples(x_test, y_true, y_pred, class_names=class_names,
                          path=os.path.join(out, "samples.png"))
     nn.plot.plot_confusion_matrix(y_true, y_pred, class_names=class_names, num_classes=num_classes,

@@ -99,13 +99,17 @@ def _blank(ax):
 
 
 # ----------------------------------------------------------------------------- learning curves
-def plot_history(history, path=None):
+def plot_history(history, path=None, batch_history=None):
     """Learning curves: one panel per metric (loss, accuracy, ...), train and validation.
 
     ``history`` is the ``History`` object returned by ``model.fit`` or its ``.history`` dict
     (``{'loss': [...], 'val_loss': [...], 'accuracy': [...], ...}``). A ``val_`` curve is drawn
-    only when its key is present. ``fig.nn_data[metric] = {'epochs', 'train', 'val'}``.
+    only when its key is present. ``batch_history`` (optional, same keys, one value per training
+    step, e.g. the batch logs of ``fit``) adds a thin per-step curve at fractional epochs, which
+    makes a one-epoch run readable. ``fig.nn_data[metric] = {'epochs', 'train', 'val', 'batches'}``.
     """
+    from matplotlib.ticker import MaxNLocator
+
     hist = getattr(history, "history", history)
     if not isinstance(hist, dict):
         raise TypeError(f"plot_history expects a History or a dict, got {type(history).__name__}")
@@ -120,16 +124,23 @@ def plot_history(history, path=None):
     for ax, metric in zip(axes, metrics):
         train = [float(v) for v in hist.get(metric, [])]
         val = [float(v) for v in hist.get("val_" + metric, [])]
+        n = max(len(train), len(val))
         for label, ys, style in (("train", train, "o-"), ("validation", val, "s--")):
             if ys:
                 ax.plot(range(1, len(ys) + 1), ys, style, label=label)
+        steps = [float(v) for v in (batch_history or {}).get(metric, [])]
+        if steps and n:
+            x = np.arange(1, len(steps) + 1) * (n / len(steps))  # step i ends at epoch i*n/steps
+            ax.plot(x, steps, "-", color="tab:blue", alpha=0.35, linewidth=1,
+                    label="train (epoch running mean, per step)")
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.set_title(metric)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
-        n = max(len(train), len(val))
-        data[metric] = {"epochs": list(range(1, n + 1)), "train": train, "val": val or None}
+        data[metric] = {"epochs": list(range(1, n + 1)), "train": train, "val": val or None,
+                        "batches": steps or None}
     return _finish(fig, data, path)
 
 

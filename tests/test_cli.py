@@ -178,6 +178,17 @@ def test_unknown_model_preset(capsys, tmp_path):
     assert_one_line_error(status, err, "resnet", "lenet")
 
 
+def test_unknown_optimizer_and_backend(capsys, tmp_path):
+    status, _, err = run(["train", "--optimizer", "adamw2", "--dataset", "sample", "--limit", "32",
+                          "--out", str(tmp_path)], capsys)
+    assert_one_line_error(status, err, "adamw2")
+    if not nn.backend.cupy_available():
+        status, _, err = run(["train", "--backend", "cupy", "--dataset", "sample", "--out",
+                              str(tmp_path)], capsys)
+        assert_one_line_error(status, err, "cupy")
+        assert nn.backend.current() == "numpy"
+
+
 def test_missing_files(capsys, tmp_path):
     status, _, err = run(["evaluate", "--weights", str(tmp_path / "nope.npz"),
                           "--dataset", "sample"], capsys)

@@ -50,6 +50,19 @@ def test_history_object_without_validation(tmp_path):
     assert fig.nn_data["loss"]["val"] is None
 
 
+def test_history_per_step_curve_spans_the_epochs(tmp_path):
+    steps = {"loss": [2.0, 1.5, 1.2, 1.0, 0.9, 0.8], "accuracy": [0.1, 0.3, 0.4, 0.5, 0.55, 0.6]}
+    fig = plot.plot_history({"loss": [1.0, 0.8], "accuracy": [0.5, 0.6]}, batch_history=steps,
+                            path=tmp_path / "h.png")
+    assert_png(str(tmp_path / "h.png"))
+    per_step = [line for line in fig.axes[0].lines if line.get_label().endswith("per step)")]
+    assert len(per_step) == 1
+    np.testing.assert_array_equal(per_step[0].get_ydata(), steps["loss"])
+    # 6 steps over 2 epochs: step i ends at epoch i/3
+    np.testing.assert_allclose(per_step[0].get_xdata(), np.arange(1, 7) / 3)
+    assert fig.nn_data["accuracy"]["batches"] == steps["accuracy"]
+
+
 @pytest.mark.parametrize("bad, exc", [({}, ValueError), ([0.1, 0.2], TypeError)])
 def test_history_bad_input(bad, exc):
     with pytest.raises(exc):
