@@ -252,9 +252,8 @@ def cmd_train(args):
 def _load_weights(setup, args, example):
     """Build the model, load the weights, then compile (for the loss and metrics).
 
-    Loading before ``compile`` skips the optimizer state stored in the file: evaluating and
-    predicting do not need it, and its keys name layers by their auto-generated names, which
-    differ when several models were built in one process."""
+    Loading before ``compile`` skips the optimizer state stored in the file, which evaluating
+    and predicting do not need."""
     if not os.path.isfile(args.weights):
         raise FileNotFoundError(f"weights file {args.weights!r} not found")
     if not setup.model.built:
