@@ -185,3 +185,19 @@ def test_fit_evaluate_predict_match_numpy_under_emulated(name):
     np.testing.assert_allclose(emu[2], ref[2], rtol=1e-6, atol=1e-7, err_msg=f"{name}: predict")
     for i, (we, wr) in enumerate(zip(emu[3], ref[3])):
         np.testing.assert_allclose(we, wr, rtol=1e-6, atol=1e-7, err_msg=f"{name}: weight {i}")
+
+
+def test_fit_synchronises_per_epoch_not_per_step(emulated):
+    """Running loss and accuracy stay on the device: the sync count of fit must not grow with
+    the number of steps (only the epoch-end logs read them; verbose=1's progress bar adds a
+    read at most every 0.5 s, which is time-based and so not asserted here)."""
+    counts = []
+    for n in (32, 160):  # 2 and 10 steps per epoch
+        nn.utils.set_random_seed(0)
+        model, labels = _softmax_regression()
+        x, y = _data(model, labels, n=n)
+        backend.reset_sync_count()
+        model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+        counts.append(backend.sync_count())
+    assert counts[0] == counts[1], f"syncs grew with the number of steps: {counts} for 2 and 10 steps per epoch"
+    assert counts[0] <= 2 * 2, f"too many syncs for 2 epochs with loss+accuracy: {counts[0]}"
