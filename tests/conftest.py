@@ -24,8 +24,13 @@ array to a layer whose weights live on the device.
 The whole suite can also run under one backend: ``NNSCRATCH_BACKEND=emulated python -m
 pytest tests -q -p no:cacheprovider`` (tests without the fixture then use the emulated arrays).
 ``_restore_backend_state`` (autouse) puts the backend and floatx back after every test so
-that no test leaks its choice into the next.
+that no test leaks its choice into the next. ``numpy.testing.assert_*`` accept device arrays
+(copied to the host first, as ``cupy.testing`` does); see the end of this block.
 """
+import functools
+
+import numpy
+import numpy.testing
 import pytest
 
 from nnscratch import backend as _nn_backend
@@ -57,4 +62,32 @@ def _restore_backend_state():
     yield
     _nn_backend._state["backend"] = old_backend
     _nn_backend.set_floatx(old_floatx)
+
+
+# numpy.testing accepts device arrays, as cupy.testing does: a comparison in a test is a host
+# boundary by definition, so its device arguments are copied with backend.to_host (counted as
+# syncs). Only the assertion helpers are wrapped: np.asarray(device_array) and arithmetic that
+# mixes host and device arrays still raise TypeError under the emulated backend.
+def _host_args(value):
+    if _nn_backend.is_device_array(value):
+        return _nn_backend.to_host(value)
+    if isinstance(value, (list, tuple)) and any(_nn_backend.is_device_array(v) for v in value):
+        return type(value)(_host_args(v) for v in value)
+    return value
+
+
+def _accept_device_arrays(assert_fn):
+    @functools.wraps(assert_fn)
+    def wrapper(actual, desired, *args, **kwargs):
+        return assert_fn(_host_args(actual), _host_args(desired), *args, **kwargs)
+
+    wrapper._nnscratch_wrapped = True
+    return wrapper
+
+
+for _name in ("assert_allclose", "assert_array_equal", "assert_array_almost_equal", "assert_almost_equal",
+              "assert_equal", "assert_array_less", "assert_array_max_ulp"):
+    _fn = getattr(numpy.testing, _name)
+    if not getattr(_fn, "_nnscratch_wrapped", False):
+        setattr(numpy.testing, _name, _accept_device_arrays(_fn))
 # ======================================================================== end backend fixtures

@@ -26,8 +26,8 @@ def _dev(values, dtype="float32"):
 
 
 # ----------------------------------------------------------------------------- the emulation
-@pytest.mark.parametrize("convert", [np.asarray, np.array, lambda a: np.testing.assert_allclose(a, 0)],
-                         ids=["asarray", "array", "assert_allclose"])
+@pytest.mark.parametrize("convert", [np.asarray, np.array, lambda a: np.asarray([a, a]), lambda a: a.__array__()],
+                         ids=["asarray", "array", "list_of_device_arrays", "__array__"])
 def test_implicit_conversion_to_numpy_raises_type_error(emulated, convert):
     with pytest.raises(TypeError, match="Implicit conversion"):
         convert(_dev([1.0, 2.0]))
@@ -200,4 +200,5 @@ def test_fit_synchronises_per_epoch_not_per_step(emulated):
         model.fit(x, y, batch_size=16, epochs=2, verbose=0)
         counts.append(backend.sync_count())
     assert counts[0] == counts[1], f"syncs grew with the number of steps: {counts} for 2 and 10 steps per epoch"
-    assert counts[0] <= 2 * 2, f"too many syncs for 2 epochs with loss+accuracy: {counts[0]}"
+    # per epoch: the loss sum, the accuracy sum, and fit's finite-loss check on the loss sum
+    assert counts[0] <= 2 * 3, f"too many syncs for 2 epochs with loss+accuracy: {counts[0]}"
