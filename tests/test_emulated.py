@@ -202,3 +202,82 @@ def test_fit_synchronises_per_epoch_not_per_step(emulated):
     assert counts[0] == counts[1], f"syncs grew with the number of steps: {counts} for 2 and 10 steps per epoch"
     # per epoch: the loss sum, the accuracy sum, and fit's finite-loss check on the loss sum
     assert counts[0] <= 2 * 3, f"too many syncs for 2 epochs with loss+accuracy: {counts[0]}"
+
+
+# ----------------------------------------------------------------------------- every building block
+L = nn.layers
+BLOCKS = {
+    "dense_relu": (lambda: L.Dense(5, activation="relu"), (4, 6)),
+    "conv2d_same_stride2": (lambda: L.Conv2D(3, 3, strides=2, padding="same", activation="sigmoid"), (2, 7, 6, 3)),
+    "conv2d_channels_first": (lambda: L.Conv2D(2, 2, data_format="channels_first"), (2, 3, 5, 5)),
+    "maxpool_same_overlap": (lambda: L.MaxPooling2D(3, strides=1, padding="same"), (2, 5, 5, 2)),
+    "avgpool_same": (lambda: L.AveragePooling2D(2, padding="same"), (2, 5, 5, 2)),
+    "flatten": (lambda: L.Flatten(), (2, 3, 4)),
+    "dropout": (lambda: L.Dropout(0.5, seed=1), (4, 6)),
+    "relu_capped": (lambda: L.ReLU(max_value=0.5, negative_slope=0.1), (4, 6)),
+    "leaky_relu": (lambda: L.LeakyReLU(), (4, 6)),
+    "softmax": (lambda: L.Softmax(), (4, 6)),
+    "elu": (lambda: L.Activation("elu"), (4, 6)),
+    "softplus": (lambda: L.Activation("softplus"), (4, 6)),
+    "tanh": (lambda: L.Activation("tanh"), (4, 6)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BLOCKS))
+def test_layer_forward_backward_make_no_synchronisation(emulated, name):
+    make, shape = BLOCKS[name]
+    layer = make()
+    x = _dev(np.random.default_rng(0).normal(size=shape))
+    layer(x, training=True)  # build outside the check (initializers draw on the host)
+    with backend.expect_no_sync():
+        y = layer.forward(x, training=True)
+        dx = layer.backward(emulated.ones_like(y))
+    assert backend.is_device_array(y) and backend.is_device_array(dx) and dx.shape == x.shape
+    assert all(backend.is_device_array(g) for g in layer.grads.values())
+
+
+LOSSES = {
+    "mse": (nn.losses.MeanSquaredError, "regression"), "mae": (nn.losses.MeanAbsoluteError, "regression"),
+    "bce": (nn.losses.BinaryCrossentropy, "binary"),
+    "bce_logits": (lambda: nn.losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.1), "binary"),
+    "cce": (nn.losses.CategoricalCrossentropy, "onehot"),
+    "cce_logits": (lambda: nn.losses.CategoricalCrossentropy(from_logits=True), "onehot"),
+    "scce": (nn.losses.SparseCategoricalCrossentropy, "sparse"),
+    "scce_logits": (lambda: nn.losses.SparseCategoricalCrossentropy(from_logits=True), "sparse"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_loss_forward_backward_make_no_synchronisation(emulated, name):
+    make, kind = LOSSES[name]
+    gen = np.random.default_rng(2)
+    labels = gen.integers(0, 3, size=5)
+    y_true = {"regression": gen.normal(size=(5, 3)), "binary": (labels[:, None] > 0).astype("float32"),
+              "onehot": np.eye(3)[labels], "sparse": labels}[kind]
+    width = 1 if kind == "binary" else 3
+    y_pred = _dev(gen.uniform(0.1, 0.9, size=(5, width)))
+    loss = make()
+    t = loss.check_labels(y_true, y_pred)  # host-side validation, before the step
+    with backend.expect_no_sync():
+        value = loss.forward(y_pred, t)
+        grad = loss.backward()
+    assert backend.is_device_array(value) and value.ndim == 0
+    assert backend.is_device_array(grad) and grad.shape == y_pred.shape
+
+
+@pytest.mark.parametrize("make", [
+    lambda: nn.optimizers.SGD(0.1, momentum=0.9, nesterov=True), lambda: nn.optimizers.RMSprop(centered=True),
+    lambda: nn.optimizers.Adam(amsgrad=True, clipnorm=1.0), lambda: nn.optimizers.Adam(global_clipnorm=1.0),
+    lambda: nn.optimizers.Adamax(weight_decay=0.01, clipvalue=0.5), lambda: nn.optimizers.Adagrad(),
+    lambda: nn.optimizers.SGD(nn.optimizers.schedules.InverseTimeDecay(0.1, 2, 0.5)),
+], ids=["sgd_nesterov", "rmsprop_centered", "adam_amsgrad_clipnorm", "adam_global_clipnorm",
+        "adamax_decay_clipvalue", "adagrad", "sgd_inverse_time"])
+def test_optimizer_steps_make_no_synchronisation(emulated, make):
+    opt = make()
+    w = [_dev(np.ones((3, 2))), _dev(np.zeros(2))]
+    g = [_dev(np.full((3, 2), 0.5)), _dev(np.full(2, -2.0))]
+    with backend.expect_no_sync():
+        for _ in range(3):
+            opt.apply(g, w)
+    assert all(backend.is_device_array(a) for a in w)
+    assert not np.array_equal(backend.to_host(w[0]), np.ones((3, 2))), "the weights did not move"
