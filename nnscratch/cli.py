@@ -352,7 +352,7 @@ def build_parser():
                            help="default: the preset's own batch size")
         p.add_argument("--optimizer", default=None, help="optimizer name, e.g. adam, sgd, rmsprop")
         p.add_argument("--learning-rate", type=_positive_float, default=None)
-        p.add_argument("--backend", choices=("numpy", "cupy"), default=None,
+        p.add_argument("--backend", choices=("numpy", "cupy", "emulated"), default=None,
                        help="array backend (default: numpy, or $NNSCRATCH_BACKEND)")
         p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
         p.add_argument("--verbose", action="store_true", help="print the model summary and tracebacks")
