@@ -47,10 +47,12 @@ class _Merge(Layer):
         return tuple(input_shapes[0])
 
     def __call__(self, inputs, training=False):
-        if isinstance(inputs, (list, tuple)) and inputs and getattr(inputs[0], "_is_symbolic", False):
+        symbolic = getattr(inputs, "_is_symbolic", False) or (
+            isinstance(inputs, (list, tuple)) and inputs and getattr(inputs[0], "_is_symbolic", False))
+        if symbolic:
             from nnscratch.models.functional import call_symbolic
 
-            return call_symbolic(self, list(inputs))
+            return call_symbolic(self, list(inputs) if isinstance(inputs, (list, tuple)) else inputs)
         if not isinstance(inputs, (list, tuple)) or not all(backend.is_array(a) for a in inputs):
             raise TypeError(f"{type(self).__name__} '{self.name}': expected a list of arrays, received {type(inputs).__name__}")
         shapes = [(None,) + tuple(a.shape)[1:] for a in inputs]

@@ -156,6 +156,12 @@ class Model(training.Model):
             if given != expected:
                 raise ValueError(f"Model '{self.name}': built for inputs {expected}, received {given}")
 
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
+        if self._multi_out:
+            raise ValueError(f"Model '{self.name}' has {len(self.outputs)} outputs; compile/fit/evaluate support a "
+                             "single output (one loss) for now; model(x) and predict work with several")
+        super().compile(optimizer, loss, metrics, **kwargs)
+
     def output_layer(self):
         if self._multi_out:
             raise ValueError(f"Model '{self.name}' has {len(self.outputs)} outputs; training needs a single output")
