@@ -533,7 +533,7 @@ class Model:
             from nnscratch.models.functional import call_symbolic
 
             return call_symbolic(self, x)
-        return self.forward(backend.to_device(x) if not backend.is_array(x) else x, training=training)
+        return self.forward(backend.to_device(x), training=training)  # host arrays move to the device
 
     # ------------------------------------------------------------------ saving / summary
     def save_weights(self, path):
