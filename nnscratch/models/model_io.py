@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import tempfile
 import warnings
 import zipfile
 
@@ -83,13 +84,16 @@ def _read(path):
         raise ValueError(f"load_model: {path} is truncated or not a zip archive ({exc})") from None
     if config.get("format") != FORMAT:
         raise ValueError(f"load_model: {path} has format {config.get('format')!r}, expected {FORMAT!r}")
-    import numpy as np
-
-    try:
-        with np.load(io.BytesIO(weights), allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise ValueError(f"load_model: the weights inside {path} are corrupt ({exc})") from None
+    # the weights member is an ordinary .npz: read it with the weights-file reader (numpy stays
+    # out of this engine module, and a corrupt member gets the same clear error)
+    with tempfile.TemporaryDirectory() as tmp:
+        member = os.path.join(tmp, "weights.npz")
+        with open(member, "wb") as f:
+            f.write(weights)
+        try:
+            arrays = saving.read_arrays(member)
+        except ValueError as exc:
+            raise ValueError(f"load_model: the weights inside {path} are corrupt ({exc})") from None
     return config, arrays
 
 
