@@ -43,8 +43,8 @@ def test_global_max_pooling_splits_the_gradient_between_tied_maxima():
     x = np.zeros((1, 2, 2, 1))
     x[0, 0, 0, 0] = x[0, 1, 1, 0] = 1.0  # two maxima
     layer = nn.layers.GlobalMaxPooling2D()
-    layer(x)
-    dx = layer.call_backward(np.array([[4.0]]))
+    layer(backend.to_device(x))
+    dx = backend.to_host(layer.call_backward(backend.to_device(np.array([[4.0]]))))
     np.testing.assert_allclose(dx[0, :, :, 0], [[2.0, 0.0], [0.0, 2.0]])  # TF's reduce_max gradient
 
 
