@@ -23,7 +23,7 @@ Each layer is used once per graph (no shared layers): a layer's cache holds one 
 from __future__ import annotations
 
 from nnscratch import backend
-from nnscratch.layers.base import Layer, shape_str
+from nnscratch.layers.base import shape_str
 from nnscratch.layers.input_layer import InputLayer, SymbolicTensor
 from nnscratch.models import training
 
