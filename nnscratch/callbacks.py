@@ -474,3 +474,13 @@ class TensorBoard(Callback):
         for writer in self._writers.values():
             writer.close()
         self._writers = {}
+
+
+def __getattr__(name):
+    # BackupAndRestore lives in nnscratch/checkpointing.py (it needs the saving code); it is
+    # reachable here under its Keras name, nn.callbacks.BackupAndRestore.
+    if name == "BackupAndRestore":
+        from nnscratch.checkpointing import BackupAndRestore
+
+        return BackupAndRestore
+    raise AttributeError(f"module 'nnscratch.callbacks' has no attribute {name!r}")
