@@ -30,11 +30,14 @@ def test_notebook_is_stored_without_outputs(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_top_to_bottom(path, monkeypatch):
+    if os.environ.get("NNSCRATCH_BACKEND", "numpy") != "numpy":
+        pytest.skip("the notebooks teach on the NumPy backend; they run in the plain (numpy) test pass")
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     monkeypatch.setenv("NNSCRATCH_NOTEBOOK_SMALL", "1")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("NNSCRATCH_BACKEND", "numpy")
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         monkeypatch.setenv(var, os.environ.get(var, "1"))
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")

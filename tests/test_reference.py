@@ -19,11 +19,15 @@ def distinct_input(shape, seed):
 
 
 def to_layout(a, data_format):
-    return a.transpose(0, 3, 1, 2) if data_format == "channels_first" else a
+    """Host NHWC array -> device array in the layer's layout."""
+    a = a.transpose(0, 3, 1, 2) if data_format == "channels_first" else a
+    return nn.backend.to_device(np.ascontiguousarray(a))
 
 
 def from_layout(a, data_format):
-    return np.asarray(a).transpose(0, 2, 3, 1) if data_format == "channels_first" else np.asarray(a)
+    """Device array in the layer's layout -> host NHWC array."""
+    a = nn.backend.to_host(a)
+    return a.transpose(0, 2, 3, 1) if data_format == "channels_first" else a
 
 
 CONV_GRID = [
@@ -40,20 +44,20 @@ def test_conv2d_fast_matches_loop_reference(kernel_size, strides, padding, dilat
         layer = Conv2D(F, kernel_size, strides=strides, padding=padding, dilation_rate=dilation,
                        data_format=data_format)
         x = distinct_input((N, H, W, C), 0)
-        y = layer(to_layout(x, data_format).copy())
+        y = layer(to_layout(x, data_format))
     g = np.random.default_rng(1)
     kernel = g.standard_normal(layer.params["kernel"].shape)
     bias = g.standard_normal(F)
     layer.set_weights([kernel, bias])
-    y = from_layout(layer(to_layout(x, data_format).copy()), data_format)
+    y = from_layout(layer(to_layout(x, data_format)), data_format)
     y_ref = ref.conv2d_naive(x, kernel, bias, strides, padding, dilation)
     np.testing.assert_allclose(y, y_ref, rtol=1e-10, atol=1e-12, err_msg="conv2d forward")
     dy = g.standard_normal(y.shape)
-    dx = from_layout(layer.call_backward(to_layout(dy, data_format).copy()), data_format)
+    dx = from_layout(layer.call_backward(to_layout(dy, data_format)), data_format)
     dx_ref, dk_ref, db_ref = ref.conv2d_naive_backward(dy, x, kernel, strides, padding, dilation)
     np.testing.assert_allclose(dx, dx_ref, rtol=1e-10, atol=1e-12, err_msg="conv2d dx")
-    np.testing.assert_allclose(layer.grads["kernel"], dk_ref, rtol=1e-10, atol=1e-12, err_msg="conv2d dkernel")
-    np.testing.assert_allclose(layer.grads["bias"], db_ref, rtol=1e-10, atol=1e-12, err_msg="conv2d dbias")
+    np.testing.assert_allclose(nn.backend.to_host(layer.grads["kernel"]), dk_ref, rtol=1e-10, atol=1e-12, err_msg="conv2d dkernel")
+    np.testing.assert_allclose(nn.backend.to_host(layer.grads["bias"]), db_ref, rtol=1e-10, atol=1e-12, err_msg="conv2d dbias")
 
 
 POOL_GRID = list(itertools.product([(2, 2), (3, 3), (2, 3)], [None, (1, 1), (2, 2), (1, 2)], ["valid", "same"],
@@ -69,11 +73,11 @@ def test_pooling_fast_matches_loop_reference(cls, naive, naive_backward, pool_si
     x = distinct_input((N, H, W, C), 2)
     with nn.backend.floatx_scope("float64"):
         layer = cls(pool_size, strides=strides, padding=padding, data_format=data_format)
-        y = from_layout(layer(to_layout(x, data_format).copy()), data_format)
+        y = from_layout(layer(to_layout(x, data_format)), data_format)
     y_ref = naive(x, pool_size, strides, padding)
     np.testing.assert_allclose(y, y_ref, rtol=1e-12, atol=1e-14, err_msg=f"{cls.__name__} forward")
     dy = np.random.default_rng(3).standard_normal(y.shape)
-    dx = from_layout(layer.call_backward(to_layout(dy, data_format).copy()), data_format)
+    dx = from_layout(layer.call_backward(to_layout(dy, data_format)), data_format)
     np.testing.assert_allclose(dx, naive_backward(dy, x, pool_size, strides, padding), rtol=1e-12, atol=1e-14,
                                err_msg=f"{cls.__name__} backward")
 
