@@ -261,3 +261,33 @@ def test_gradient_check_with_a_wrong_dx_flags_only_the_layers_below():
         for key in ("kernel", "bias"):
             if f"{name}/{key}" in result:
                 assert result[f"{name}/{key}"] < 1e-6, (name, key, result)
+
+
+def test_trace_step_minus_one_keeps_the_last_step_and_rejects_other_values():
+    model = small_mlp()
+    x, y = batch(n=16)
+    with nn.debug.trace(model, step=-1) as tr:
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    assert tr.steps_seen == 2
+    np.testing.assert_array_equal(tr.records[0].x, x[8:])
+    for rec, layer in zip(tr.records, model.layers):  # 'after' is the model's final state
+        for k, p in layer.params.items():
+            np.testing.assert_array_equal(rec.params_after[k], nn.backend.to_host(p))
+    with pytest.raises(ValueError, match="step must be 0"):
+        nn.debug.trace(model, step=3)
+
+
+def test_trace_table_of_a_conv_model_lists_every_layer():
+    nn.utils.set_random_seed(0)
+    model = nn.Sequential([nn.Input((6, 6, 1)), ReLU(), nn.layers.Conv2D(2, 3, activation="relu"),
+                           nn.layers.MaxPooling2D(), nn.layers.Flatten(), Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).standard_normal((4, 6, 6, 1)).astype("float32")
+    with nn.debug.trace(model) as tr:
+        model.train_on_batch(x, np.array([0, 1, 2, 0]))
+    rows = tr.table().splitlines()[2:-1]
+    assert [r.split()[0] for r in rows] == [l.name for l in model.layers]
+    assert tr[model.layers[2].name].y.shape == (4, 2, 2, 2)
+    assert tr[0].backward_ran is False and tr[0].dy is None  # below the first trainable layer: skipped
+    assert tr[1].backward_ran and tr[1].dx is None  # the first trainable layer: no dx in training
+    assert rows[0].split()[-4:-2] == ["-", "-"]
