@@ -91,3 +91,12 @@ for _name in ("assert_allclose", "assert_array_equal", "assert_array_almost_equa
     if not getattr(_fn, "_nnscratch_wrapped", False):
         setattr(numpy.testing, _name, _accept_device_arrays(_fn))
 # ======================================================================== end backend fixtures
+
+
+# ============================================================================ markers
+# Owner: lead. Everything under tests/parity/ compares against real TensorFlow: mark it `tf`, so
+# the emulated-backend pass of the README's test command can leave it out (-m "not tf").
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "parity" in item.path.parts:
+            item.add_marker(pytest.mark.tf)
