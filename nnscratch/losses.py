@@ -309,8 +309,13 @@ class BinaryCrossentropy(Loss):
 
 
 class MeanSquaredError(Loss):
-    """Mean squared error: L = mean((y_pred - y_true)^2); dL/dy_pred = 2 (y_pred - y_true) / M,
-    where M is the number of elements (Keras: mean over the last axis, then over the batch)."""
+    """Mean squared error.
+
+    Math (M = number of elements of y_pred):
+        forward:   L = mean((y_pred - y_true)^2)   (Keras: mean over the last axis, then the batch)
+        backward:  dL/dy_pred = 2 (y_pred - y_true) / M
+    Shapes: y_pred (N, ...) and y_true of the same shape ((N,) is accepted for (N, 1)).
+    """
 
     def check_labels(self, y_true, y_pred):
         y_true = Loss.check_labels(self, y_true, y_pred)  # not super(): MeanAbsoluteError borrows this method
@@ -337,7 +342,13 @@ class MeanSquaredError(Loss):
 
 
 class MeanAbsoluteError(Loss):
-    """Mean absolute error: L = mean(|y_pred - y_true|); dL/dy_pred = sign(y_pred - y_true) / M."""
+    """Mean absolute error.
+
+    Math (M = number of elements of y_pred):
+        forward:   L = mean(|y_pred - y_true|)
+        backward:  dL/dy_pred = sign(y_pred - y_true) / M
+    Shapes: y_pred (N, ...) and y_true of the same shape ((N,) is accepted for (N, 1)).
+    """
 
     check_labels = MeanSquaredError.check_labels
 

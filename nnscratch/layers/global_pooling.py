@@ -47,6 +47,7 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
 
     Math: y[n, c] = (1 / (H*W)) sum_{h,w} x[n, h, w, c];   dx[n, h, w, c] = dy[n, c] / (H*W).
     Args: data_format ('channels_last'), keepdims (False).
+    Input shape: (N, H, W, C) or (N, C, H, W). Output shape: (N, C); with keepdims (N, 1, 1, C) or (N, C, 1, 1).
     Cache: x_shape.
     """
 
@@ -68,6 +69,7 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
     positions tie for the max, TensorFlow's reduce_max gradient splits dy equally among them,
     and so do we:  dx = dy * (x == y) / count(x == y).
     Args: data_format ('channels_last'), keepdims (False).
+    Input shape: (N, H, W, C) or (N, C, H, W). Output shape: (N, C); with keepdims (N, 1, 1, C) or (N, C, 1, 1).
     Cache: mask (x == max, as the input's dtype divided by the tie count).
     """
 

@@ -93,7 +93,14 @@ class Add(_Merge):
 
 
 class Subtract(_Merge):
-    """y = x_1 - x_2. Backward: dx_1 = dy, dx_2 = -dy. Exactly two inputs. Cache: none needed."""
+    """Elementwise difference of exactly two inputs.
+
+    Math:
+        forward:   y = x_1 - x_2
+        backward:  dx_1 = dy, dx_2 = -dy
+    Input shape: a list of 2 arrays of the same shape. Output shape: that shape.
+    Cache: none needed.
+    """
 
     max_inputs = 2
 
@@ -106,7 +113,14 @@ class Subtract(_Merge):
 
 
 class Average(_Merge):
-    """y = (x_1 + ... + x_k) / k. Backward: dx_i = dy / k. Cache: k."""
+    """Elementwise mean of the inputs.
+
+    Math:
+        forward:   y = (x_1 + ... + x_k) / k
+        backward:  dx_i = dy / k
+    Input shape: a list of k >= 2 arrays of the same shape. Output shape: that shape.
+    Cache: k.
+    """
 
     def forward(self, inputs, training=False):
         y = inputs[0] + inputs[1]
@@ -128,6 +142,7 @@ class Multiply(_Merge):
     Math:
         forward:   y = x_1 * x_2 * ... * x_k
         backward:  dx_i = dy * prod_{j != i} x_j   (product rule; no division by x_i, so zeros are fine)
+    Input shape: a list of k >= 2 arrays of the same shape. Output shape: that shape.
     Cache: the inputs (references).
     """
 

@@ -519,6 +519,13 @@ class Model:
         logs = self._logs(loss * n, sums, metric_fns, n)
         return logs if return_dict else (list(logs.values()) if len(logs) > 1 else logs["loss"])
 
+    def backward_steps(self, x, y, apply_update=True):
+        """One training step on (x, y) as a generator of Steps, paused after every layer's
+        forward and backward, then the update (see ``nnscratch.debug.steps``)."""
+        from nnscratch.debug.steps import backward_steps
+
+        return backward_steps(self, x, y, apply_update=apply_update)
+
     def test_on_batch(self, x, y, return_dict=False):
         self._require_compiled("test_on_batch")
         n = _num_samples(x, "x")
