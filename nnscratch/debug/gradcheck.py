@@ -78,7 +78,7 @@ def _host_sum(a):
 def check_layer(layer, x, dy=None, h=1e-6, max_checks=200, seed=0, training=False):
     """Gradient check of a layer's backward at input ``x``: errors for 'x' and each parameter."""
     gen = np.random.default_rng(seed)
-    x64 = backend.to_device(np.asarray(backend.to_host(x), dtype=np.float64))
+    x64 = backend.to_device(np.ascontiguousarray(backend.to_host(x), dtype=np.float64))  # contiguous: perturbed through a flat view
     if not layer.built:
         with backend.floatx_scope("float64"):
             layer(x64, training=training)
@@ -136,7 +136,7 @@ def check_model(model, x, y, h=1e-6, max_checks=50, seed=0):
     if not model.compiled:
         raise RuntimeError("gradient_check(model, ...): compile the model first (it needs its loss)")
     gen = np.random.default_rng(seed)
-    x64 = backend.to_device(np.asarray(backend.to_host(x), dtype=np.float64))
+    x64 = backend.to_device(np.ascontiguousarray(backend.to_host(x), dtype=np.float64))  # contiguous: perturbed through a flat view
     if not model.built:
         model.build((None,) + tuple(x64.shape[1:]))
     old = {(l.name, k): v.dtype for l in model.layers for k, v in l.params.items()}
