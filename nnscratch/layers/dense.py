@@ -65,11 +65,15 @@ class Dense(Layer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def forward(self, x, training=False):
+        xp = backend.get_array_module(x)
         W = self.params["kernel"]  # (D_in, units)
         z = x @ W  # (N, units)
         if self.use_bias:
             z += self.params["bias"]  # z is a fresh array: adding in place saves a copy
-        y = self.activation(z)
+        if isinstance(self.activation, activations.ReLU):
+            y = xp.maximum(z, 0, out=z)  # relu in place (performance): z is not needed afterwards
+        else:
+            y = self.activation(z)
         self.cache = {"x": x, "y": y}
         if self._keep_logits:
             self.cache["z"] = z

@@ -135,11 +135,23 @@ class MaxPooling2D(_Pooling2D):
         KH, KW = self.pool_size
         SH, SW = self.strides
         _, H_out, W_out, _ = dy.shape
-        dx_pad = xp.zeros(self.cache["x_pad_shape"], dtype=dy.dtype)
-        for t in range(KH * KW):
-            i, j = divmod(t, KW)
-            rows, cols = im.tap_slice(i, j, H_out, W_out, SH, SW)
-            dx_pad[:, rows, cols, :] += dy * (argmax == t)  # route dy to the winning tap only
+        if self._tiles():
+            # Fast path (no overlap): each input cell belongs to at most one window, so each
+            # tap's slice is written once, dy where that tap won and 0 elsewhere, with no
+            # read-modify-write; only a 'valid' remainder (read by no window) needs zeros.
+            Hp, Wp = self.cache["x_pad_shape"][1:3]
+            covered = (H_out * KH, W_out * KW) == (Hp, Wp)
+            dx_pad = (xp.empty if covered else xp.zeros)(self.cache["x_pad_shape"], dtype=dy.dtype)
+            for t in range(KH * KW):
+                i, j = divmod(t, KW)
+                rows, cols = im.tap_slice(i, j, H_out, W_out, SH, SW)
+                xp.multiply(dy, argmax == t, out=dx_pad[:, rows, cols, :])
+        else:
+            dx_pad = xp.zeros(self.cache["x_pad_shape"], dtype=dy.dtype)
+            for t in range(KH * KW):
+                i, j = divmod(t, KW)
+                rows, cols = im.tap_slice(i, j, H_out, W_out, SH, SW)
+                dx_pad[:, rows, cols, :] += dy * (argmax == t)  # route dy to the winning tap only
         H, W = self.cache["hw"]
         return im.crop_nhwc(dx_pad, self.cache["pads"], H, W)
 
