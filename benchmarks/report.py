@@ -172,11 +172,15 @@ def write_all(result, out_dir):
 
 
 def update_readme(result, readme):
-    """Replace the text between the results markers of benchmarks/README.md with the table."""
+    """Replace the text between the results markers of benchmarks/README.md with the table
+    (markers ``<!-- results:start -->``/``end``; ``results-1thread`` for a --threads 1 run)."""
+    threads = result["machine"]["threads_per_engine"]
+    tag = "results" if threads == 2 else f"results-{threads}thread"
+    start, end = README_START.replace("results", tag), README_END.replace("results", tag)
     with open(readme) as f:
         text = f.read()
-    if README_START not in text or README_END not in text:
-        raise ValueError(f"{readme}: the markers {README_START} / {README_END} are missing")
-    head, rest = text.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    atomic_write(readme, head + README_START + "\n" + markdown(result) + README_END + tail)
+    if start not in text or end not in text:
+        raise ValueError(f"{readme}: the markers {start} / {end} are missing")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    atomic_write(readme, head + start + "\n" + markdown(result) + end + tail)
