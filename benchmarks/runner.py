@@ -96,7 +96,7 @@ def run(quick=False, reps=3, engines=ENGINES, workloads=None, out_dir="benchmark
     log("measuring the GEMM ceiling ...")
     gemm = _run_child("benchmarks.gemm", flags, env)
     result = {
-        "command": "python -m benchmarks run " + " ".join(flags + [f"--reps {reps}", f"--engines {','.join(engines)}"]),
+        "command": "python -m benchmarks run " + " ".join(flags + [f"--reps {reps}", f"--engines {','.join(engines)}", f"--threads {threads}"]),
         "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
         "wall_s": time.time() - started, "quick": quick, "reps": reps, "engines": active, "workloads": workloads,
         "machine": machine, "load_average_at_end": os.getloadavg(), "notes": notes,
