@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from nnscratch import activations, backend
-from nnscratch.layers.base import Layer
+from nnscratch.layers.base import Layer, named_lookup
 
 
 class Activation(Layer):
@@ -19,7 +19,7 @@ class Activation(Layer):
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
-        self.activation = activations.get(activation)
+        self.activation = named_lookup(f"Activation '{self.name}'", activations.get, activation)
         self._keep_logits = self.activation.name in ("softmax", "sigmoid")
 
     def forward(self, x, training=False):

@@ -58,22 +58,33 @@ def standardize_tuple(value, n: int, arg: str, allow_zero: bool = False):
     return value
 
 
-def standardize_padding(padding) -> str:
+def standardize_padding(padding, where="") -> str:
+    """'VALID' -> 'valid'; anything but 'valid'/'same' is a ValueError (``where`` names the layer)."""
     p = str(padding).lower()
     if p not in ("valid", "same"):
-        raise ValueError(f"padding must be one of 'valid', 'same', received {padding!r}")
+        raise ValueError(f"{where + ': ' if where else ''}padding must be one of 'valid', 'same', received {padding!r}")
     return p
 
 
-def standardize_data_format(data_format) -> str:
+def standardize_data_format(data_format, where="") -> str:
+    """None -> 'channels_last' (Keras's image_data_format default)."""
     if data_format is None:
         return "channels_last"
     df = str(data_format).lower()
     if df not in ("channels_last", "channels_first"):
         raise ValueError(
-            f"data_format must be one of 'channels_last', 'channels_first', received {data_format!r}"
+            f"{where + ': ' if where else ''}data_format must be one of 'channels_last', 'channels_first', "
+            f"received {data_format!r}"
         )
     return df
+
+
+def named_lookup(where, getter, identifier):
+    """``getter(identifier)`` (e.g. activations.get) with the layer named in its error."""
+    try:
+        return getter(identifier)
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"{where}: {exc}") from None
 
 
 def shape_str(shape) -> str:

@@ -18,8 +18,12 @@ from __future__ import annotations
 import math
 import time
 
-from nnscratch import backend, losses as losses_mod, metrics as metrics_mod, optimizers as optimizers_mod
+from nnscratch import backend, config, losses as losses_mod, metrics as metrics_mod, optimizers as optimizers_mod
 from nnscratch.callbacks import CallbackList, History
+
+
+class NotCompiledError(RuntimeError, ValueError):
+    """fit/evaluate/train_on_batch before compile (a RuntimeError, and a ValueError as Keras)."""
 
 
 class _Spec:
@@ -59,6 +63,10 @@ class Model:
         self.history = None
         self._metric_specs = []
         self._interrupted = False
+        self._interrupt_requested = False
+        self._resume_point = None
+        self._progress = None
+        self.stop_reason = None
 
     # ------------------------------------------------------------------ to implement
     @property
@@ -141,7 +149,7 @@ class Model:
 
     def _require_compiled(self, what):
         if not self.compiled:
-            raise RuntimeError(f"Model '{self.name}': call compile(optimizer, loss) before {what}()")
+            raise NotCompiledError(f"Model '{self.name}': call compile(optimizer, loss) before {what}()")
 
     def _fused_loss(self):
         """True when the output activation should be fused with the loss (Keras's logits trap)."""
@@ -166,6 +174,15 @@ class Model:
                 f"Model '{self.name}': expected inputs of shape (N, {', '.join(map(str, expected))}) "
                 f"for layer '{self.layers[0].name}', received {tuple(x.shape)}"
             )
+        if config.check_numerics() and x.dtype.kind == "f":
+            xp = backend.get_array_module(x)
+            finite = backend.to_host(xp.isfinite(x).reshape(x.shape[0], -1).all(axis=1))
+            if not finite.all():
+                bad = int(finite.argmin())
+                raise ValueError(
+                    f"Model '{self.name}': inputs contain NaN or Inf (first in sample {bad}); "
+                    "clean the data or turn checking off with nn.config.set_check_numerics(False)"
+                )
         return backend.to_device(x, dtype=backend.floatx())
 
     def _prepare_y(self, y, n):
@@ -245,53 +262,135 @@ class Model:
                            params={"verbose": verbose, "epochs": epochs, "steps": steps})
         self.history = history
         self.stop_training = False
+        self.stop_reason = None
         self._interrupted = False
-        cbs.on_train_begin()
-        logs = {}
-        for epoch in range(initial_epoch, epochs):
-            cbs.on_epoch_begin(epoch)
-            order = backend.global_rng().permutation(n) if shuffle else None
-            logs = self._run_epoch(x_dev, y_dev, order, batch_size, steps, metric_fns, cbs, verbose, epoch, epochs)
-            if validation_data is not None and (epoch + 1) % validation_freq == 0:
-                val = self._evaluate_prepared(xv, yv, validation_batch_size or batch_size, metric_fns)
-                logs.update({f"val_{k}": v for k, v in val.items()})
-            if verbose == 2 or (verbose == 1 and validation_data is not None):
-                print(f"Epoch {epoch + 1}/{epochs} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
-            cbs.on_epoch_end(epoch, logs)
-            if self.stop_training or self._interrupted:
-                break
-        cbs.on_train_end(logs)
+        self._resume_point = None
+        previous_handler = self._install_sigint_handler()
+        try:
+            cbs.on_train_begin()
+            # A callback such as BackupAndRestore may ask to resume from a checkpoint.
+            resume = self._resume_point or {}
+            self._resume_point = None
+            first_epoch = resume.get("epoch", initial_epoch)
+            logs = {}
+            for epoch in range(first_epoch, epochs):
+                cbs.on_epoch_begin(epoch)
+                # resuming mid-epoch: the checkpoint's shuffling order and running sums
+                start = resume if (resume and epoch == first_epoch and resume.get("step", 0) > 0) else None
+                if start is not None:
+                    order = start["order"]
+                else:
+                    order = backend.global_rng().permutation(n) if shuffle else None
+                logs = self._run_epoch(x_dev, y_dev, order, batch_size, steps, metric_fns, cbs, verbose, epoch,
+                                       epochs, start)
+                if self._interrupted or self.stop_reason:
+                    break  # no validation and no on_epoch_end for a partial epoch
+                if validation_data is not None and (epoch + 1) % validation_freq == 0:
+                    val = self._evaluate_prepared(xv, yv, validation_batch_size or batch_size, metric_fns)
+                    logs.update({f"val_{k}": v for k, v in val.items()})
+                if verbose == 2 or (verbose == 1 and validation_data is not None):
+                    print(f"Epoch {epoch + 1}/{epochs} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+                cbs.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    break
+            cbs.on_train_end(logs)
+        finally:
+            self._restore_sigint_handler(previous_handler)
         return history
 
-    def _run_epoch(self, x, y, order, batch_size, steps, metric_fns, cbs, verbose, epoch, epochs):
+    # ------------------------------------------------------------------ interruption
+    def _install_sigint_handler(self):
+        """During fit, Ctrl-C (SIGINT) sets a flag that the loop checks after each step, so the
+        step in flight completes: weights, optimizer state and History stay consistent. A second
+        Ctrl-C interrupts at once."""
+        import signal
+        import threading
+
+        self._interrupt_requested = False
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum, frame):
+            if self._interrupt_requested:
+                raise KeyboardInterrupt
+            self._interrupt_requested = True
+
+        signal.signal(signal.SIGINT, handler)
+        return previous
+
+    @staticmethod
+    def _restore_sigint_handler(previous):
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGINT, previous)
+
+    def _check_finite_loss(self, loss, xb, step, epoch):
+        """Stop training when the loss became NaN/Inf, naming the step and the first layer whose
+        weights or outputs are non-finite."""
+        xp = backend.get_array_module(loss)
+        if bool(backend.to_host(xp.isfinite(loss))):
+            return
+        culprit = None
+        for layer in self.layers:
+            for name, w in list(layer.params.items()) + list(layer.state.items()):
+                if not bool(backend.to_host(xp.isfinite(w).all())):
+                    culprit = f"weight '{name}' of layer '{layer.name}' ({type(layer).__name__})"
+                    break
+            if culprit:
+                break
+        if culprit is None:
+            out = xb
+            for layer in self.layers:
+                out = layer(out, training=False)
+                if not bool(backend.to_host(xp.isfinite(out).all())):
+                    culprit = f"the output of layer '{layer.name}' ({type(layer).__name__})"
+                    break
+        where = culprit or "the loss itself (every layer output was finite)"
+        self.stop_reason = (f"non-finite loss ({backend.to_float(loss)}) at epoch {epoch + 1}, step {step + 1}; "
+                            f"first non-finite value: {where}")
+        self.stop_training = True
+        print(f"\nStopping: {self.stop_reason}")
+
+    def _run_epoch(self, x, y, order, batch_size, steps, metric_fns, cbs, verbose, epoch, epochs, start=None):
+        """One pass over the data. ``start`` (from a checkpoint) gives the first step and the
+        running sums accumulated before it."""
         n = x.shape[0]
         bar = None
+        first_step = start["step"] if start else 0
         if verbose == 1:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=steps, desc=f"Epoch {epoch + 1}/{epochs}", unit="step", dynamic_ncols=True,
-                       mininterval=0.25, leave=True)
+            bar = tqdm(total=steps, initial=first_step, desc=f"Epoch {epoch + 1}/{epochs}", unit="step",
+                       dynamic_ncols=True, mininterval=0.25, leave=True)
         order_dev = backend.to_device(order) if order is not None else None
-        loss_sum = 0.0
-        metric_sums = [0.0] * len(metric_fns)
-        seen = 0
+        loss_sum = start["loss_sum"] if start else 0.0
+        metric_sums = list(start["metric_sums"]) if start else [0.0] * len(metric_fns)
+        seen = start["seen"] if start else 0
+        self._progress = {"epoch": epoch, "step": first_step, "order": order, "sums": (loss_sum, metric_sums, seen)}
         last_refresh = time.monotonic()
         batch_logs = cbs.has_batch_hooks("on_train_batch_end") or cbs.has_batch_hooks("on_train_batch_begin")
+        check_each_step = backend.current() == "numpy"  # on a device, checked at sync points only
         try:
-            for step in range(steps):
-                start, stop = step * batch_size, min((step + 1) * batch_size, n)
+            for step in range(first_step, steps):
+                start_i, stop_i = step * batch_size, min((step + 1) * batch_size, n)
                 if order_dev is None:
-                    xb, yb = x[start:stop], y[start:stop]  # views, no copy
+                    xb, yb = x[start_i:stop_i], y[start_i:stop_i]  # views, no copy
                 else:
-                    idx = order_dev[start:stop]
+                    idx = order_dev[start_i:stop_i]
                     xb, yb = x[idx], y[idx]
                 if batch_logs:
                     cbs.on_train_batch_begin(step)
                 loss, sums = self.train_step(xb, yb, metric_fns)
-                nb = stop - start
+                nb = stop_i - start_i
                 loss_sum = loss_sum + loss * nb
                 metric_sums = [a + b for a, b in zip(metric_sums, sums)]
                 seen += nb
+                self._progress["step"] = step + 1
+                self._progress["sums"] = (loss_sum, metric_sums, seen)
+                if check_each_step:
+                    self._check_finite_loss(loss, xb, step, epoch)
                 if batch_logs:
                     cbs.on_train_batch_end(step, self._logs(loss_sum, metric_sums, metric_fns, seen))
                 if bar is not None:
@@ -300,18 +399,19 @@ class Model:
                     if now - last_refresh > 0.5 or step == steps - 1:
                         last_refresh = now
                         bar.set_postfix(self._logs(loss_sum, metric_sums, metric_fns, seen), refresh=False)
+                if self._interrupt_requested:
+                    self._interrupted = True
+                    self.stop_training = True
+                    print(f"\nTraining interrupted (Ctrl-C) at epoch {epoch + 1}, step {step + 1}/{steps}: the step "
+                          f"completed; weights and optimizer state are those after update {self.optimizer.iterations}.")
+                    break
                 if self.stop_training:
                     break
-        except KeyboardInterrupt:
-            # Ctrl-C: the step in flight either finished (its update is applied) or had not
-            # started its update; in both cases weights, optimizer state and counts agree.
-            self._interrupted = True
-            self.stop_training = True
-            print(f"\nTraining interrupted by Ctrl-C after {seen} samples of epoch {epoch + 1}; "
-                  f"weights and optimizer state are those after step {self.optimizer.iterations}.")
         finally:
             if bar is not None:
                 bar.close()
+        if not check_each_step and not self.stop_reason and seen:
+            self._check_finite_loss(loss_sum, x[:1], steps - 1, epoch)
         return self._logs(loss_sum, metric_sums, metric_fns, max(seen, 1))
 
     @staticmethod
