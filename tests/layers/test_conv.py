@@ -159,9 +159,10 @@ def test_conv2d_config_round_trip():
     ({"strides": 2, "dilation_rate": 2}, "dilation"),
 ])
 def test_conv2d_invalid_arguments_raise_value_error(kwargs, valid):
-    args = {"filters": 2, "kernel_size": 3, **kwargs}
-    with pytest.raises(ValueError, match=valid):
+    args = {"filters": 2, "kernel_size": 3, "name": "conv_args", **kwargs}
+    with pytest.raises(ValueError, match=valid) as info:
         nn.layers.Conv2D(**args)
+    assert "conv_args" in str(info.value), "the error names the layer"
 
 
 def test_conv2d_wrong_rank_names_layer_expected_rank_and_received_shape():

@@ -103,8 +103,8 @@ def test_dense_config_round_trip():
 
 @pytest.mark.parametrize("units", [0, -3, 2.5, True])
 def test_dense_rejects_invalid_units(units):
-    with pytest.raises(ValueError, match="units"):
-        nn.layers.Dense(units)
+    with pytest.raises(ValueError, match="dense_args.*units"):
+        nn.layers.Dense(units, name="dense_args")
 
 
 def test_dense_unknown_activation_lists_valid_ones():

@@ -184,9 +184,10 @@ def test_pooling_config_round_trip(cls):
                                           ({"padding": "foo"}, "valid.*same"),
                                           ({"data_format": "nchw"}, "channels_last.*channels_first")])
 def test_pooling_invalid_arguments_raise_value_error(cls, kwargs, valid):
-    args = {"pool_size": 2, **kwargs}
-    with pytest.raises(ValueError, match=valid):
+    args = {"pool_size": 2, "name": "pool_args", **kwargs}
+    with pytest.raises(ValueError, match=valid) as info:
         cls(**args)
+    assert "pool_args" in str(info.value), "the error names the layer"
 
 
 @pytest.mark.parametrize("cls", [nn.layers.MaxPooling2D, nn.layers.AveragePooling2D])
