@@ -44,15 +44,13 @@ class Loss:
         """Keras's call order: ``loss(y_true, y_pred)``; returns a 0-d array."""
         if sample_weight is not None:
             raise ValueError(f"{type(self).__name__}: sample_weight is not supported")
-        y_pred = backend.to_device(y_pred) if not backend.is_array(y_pred) else y_pred
+        y_pred = backend.to_device(y_pred)  # host arrays move to the current device (no-op on numpy)
         y_true = self.check_labels(y_true, y_pred)
         return self.forward(y_pred, y_true)
 
     def check_labels(self, y_true, y_pred):
         """Validate and convert y_true (host check before any device indexing)."""
-        if not backend.is_array(y_true):
-            y_true = backend.to_device(y_true)
-        return y_true
+        return backend.to_device(y_true)  # host labels must join y_pred on the device
 
     def _reduce(self, xp, per_sample):
         """per_sample -> scalar by the reduction; also remembers the divisor for backward."""
@@ -315,9 +313,7 @@ class MeanSquaredError(Loss):
     where M is the number of elements (Keras: mean over the last axis, then over the batch)."""
 
     def check_labels(self, y_true, y_pred):
-        # explicit base call: MeanAbsoluteError reuses this function, so zero-argument super()
-        # (bound to MeanSquaredError) would raise TypeError there
-        y_true = Loss.check_labels(self, y_true, y_pred)
+        y_true = Loss.check_labels(self, y_true, y_pred)  # not super(): MeanAbsoluteError borrows this method
         if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
             y_true = y_true.reshape(tuple(y_true.shape) + (1,))
         if tuple(y_true.shape) != tuple(y_pred.shape):

@@ -196,6 +196,7 @@ class Layer:
             return call_symbolic(self, x)
         if not backend.is_array(x):
             raise TypeError(f"{type(self).__name__} '{self.name}': expected an array, received {type(x).__name__}")
+        x = backend.to_device(x)  # a host array joins the weights' device, as Keras converts inputs (no-op on numpy)
         self._ensure_built(x.shape)
         y = self.forward(x, training=training)
         self._last_y_shape = y.shape

@@ -39,7 +39,22 @@ def _positive_int(value, name):
     return value
 
 
+def _take(x, index):
+    """x[index] for one array, or for each array of a multi-input list (functional models)."""
+    return [a[index] for a in x] if isinstance(x, list) else x[index]
+
+
+def _first(x):
+    return x[0] if isinstance(x, list) else x
+
+
 def _num_samples(x, name="x"):
+    # multi-input models take a list of arrays; they must agree on the number of samples
+    if isinstance(x, (list, tuple)) and x and all(hasattr(a, "shape") for a in x):
+        counts = [_num_samples(a, f"{name}[{i}]") for i, a in enumerate(x)]
+        if len(set(counts)) != 1:
+            raise ValueError(f"{name}: the input arrays have different numbers of samples {counts}; they must match")
+        return counts[0]
     if not (backend.is_array(x) or hasattr(x, "__len__")):
         raise TypeError(f"{name} must be an array, received {type(x).__name__}")
     if not backend.is_array(x):
@@ -160,6 +175,8 @@ class Model:
 
     # ------------------------------------------------------------------ data preparation
     def _prepare_x(self, x):
+        if getattr(self, "_multi_in", False):  # functional model with several inputs: a list of arrays
+            return self._prepare_multi_x(x)
         if isinstance(x, (list, tuple)) and len(x) and backend.is_array(x[0]) is False and not hasattr(x[0], "shape"):
             x = backend.to_host(x)
         if not backend.is_array(x):
@@ -184,6 +201,25 @@ class Model:
                     "clean the data or turn checking off with nn.config.set_check_numerics(False)"
                 )
         return backend.to_device(x, dtype=backend.floatx())
+
+    def _prepare_multi_x(self, xs):
+        if not isinstance(xs, (list, tuple)) or len(xs) != len(self.inputs):
+            raise ValueError(f"Model '{self.name}': expected a list of {len(self.inputs)} input arrays "
+                             f"({', '.join(t.layer.name for t in self.inputs)}), received {type(xs).__name__}")
+        out = []
+        for t, x in zip(self.inputs, xs):
+            x = x if backend.is_array(x) else backend.to_host(x)
+            if x.dtype.kind not in "fiub":
+                raise TypeError(f"Model '{self.name}': input '{t.layer.name}' must be numeric, received dtype {x.dtype}")
+            if tuple(x.shape[1:]) != tuple(t.shape[1:]):
+                raise ValueError(f"Model '{self.name}': input '{t.layer.name}' expects shape (N, "
+                                 f"{', '.join(map(str, t.shape[1:]))}), received {tuple(x.shape)}")
+            if config.check_numerics() and x.dtype.kind == "f" and not bool(backend.to_host(
+                    backend.get_array_module(x).isfinite(x).all())):
+                raise ValueError(f"Model '{self.name}': input '{t.layer.name}' contains NaN or Inf; clean the data "
+                                 "or turn checking off with nn.config.set_check_numerics(False)")
+            out.append(backend.to_device(x, dtype=backend.floatx()))
+        return out
 
     def _prepare_y(self, y, n):
         if not backend.is_array(y):
@@ -242,8 +278,8 @@ class Model:
             split = int(n * (1.0 - validation_split))  # Keras: the LAST fraction, before shuffling
             if split == 0 or split == n:
                 raise ValueError(f"validation_split={validation_split} leaves no training or validation samples out of {n}")
-            validation_data = (x_dev[split:], y_dev[split:])
-            x_dev, y_dev, n = x_dev[:split], y_dev[:split], split
+            validation_data = (_take(x_dev, slice(split, None)), y_dev[split:])
+            x_dev, y_dev, n = _take(x_dev, slice(None, split)), y_dev[:split], split
             val_prepared = True
         else:
             val_prepared = False
@@ -341,12 +377,22 @@ class Model:
             if culprit:
                 break
         if culprit is None:
-            out = xb
-            for layer in self.layers:
-                out = layer(out, training=False)
-                if not bool(backend.to_host(xp.isfinite(out).all())):
-                    culprit = f"the output of layer '{layer.name}' ({type(layer).__name__})"
-                    break
+            # run the model once more and note the first layer whose output is non-finite
+            # (forward hooks: the same code serves Sequential and functional graphs)
+            found = []
+
+            def note_non_finite(layer, _inputs, out):
+                if not found and not bool(backend.to_host(xp.isfinite(out).all())):
+                    found.append(layer)
+
+            handles = [layer.register_forward_hook(note_non_finite) for layer in self.layers]
+            try:
+                self.forward(xb, training=False)
+            finally:
+                for h in handles:
+                    h.remove()
+            if found:
+                culprit = f"the output of layer '{found[0].name}' ({type(found[0]).__name__})"
         where = culprit or "the loss itself (every layer output was finite)"
         self.stop_reason = (f"non-finite loss ({backend.to_float(loss)}) at epoch {epoch + 1}, step {step + 1}; "
                             f"first non-finite value: {where}")
@@ -356,7 +402,7 @@ class Model:
     def _run_epoch(self, x, y, order, batch_size, steps, metric_fns, cbs, verbose, epoch, epochs, start=None):
         """One pass over the data. ``start`` (from a checkpoint) gives the first step and the
         running sums accumulated before it."""
-        n = x.shape[0]
+        n = _first(x).shape[0]
         bar = None
         first_step = start["step"] if start else 0
         if verbose == 1:
@@ -376,10 +422,10 @@ class Model:
             for step in range(first_step, steps):
                 start_i, stop_i = step * batch_size, min((step + 1) * batch_size, n)
                 if order_dev is None:
-                    xb, yb = x[start_i:stop_i], y[start_i:stop_i]  # views, no copy
+                    xb, yb = _take(x, slice(start_i, stop_i)), y[start_i:stop_i]  # views, no copy
                 else:
                     idx = order_dev[start_i:stop_i]
-                    xb, yb = x[idx], y[idx]
+                    xb, yb = _take(x, idx), y[idx]
                 if batch_logs:
                     cbs.on_train_batch_begin(step)
                 loss, sums = self.train_step(xb, yb, metric_fns)
@@ -411,7 +457,7 @@ class Model:
             if bar is not None:
                 bar.close()
         if not check_each_step and not self.stop_reason and seen:
-            self._check_finite_loss(loss_sum, x[:1], steps - 1, epoch)
+            self._check_finite_loss(loss_sum, _take(x, slice(0, 1)), steps - 1, epoch)
         return self._logs(loss_sum, metric_sums, metric_fns, max(seen, 1))
 
     @staticmethod
@@ -423,11 +469,11 @@ class Model:
 
     # ------------------------------------------------------------------ evaluate / predict
     def _evaluate_prepared(self, x, y, batch_size, metric_fns):
-        n = x.shape[0]
+        n = _first(x).shape[0]
         loss_sum, sums = 0.0, [0.0] * len(metric_fns)
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
-            loss, s = self.test_step(x[start:stop], y[start:stop], metric_fns)
+            loss, s = self.test_step(_take(x, slice(start, stop)), y[start:stop], metric_fns)
             loss_sum = loss_sum + loss * (stop - start)
             sums = [a + b for a, b in zip(sums, s)]
         return self._logs(loss_sum, sums, metric_fns, n)
@@ -453,12 +499,15 @@ class Model:
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
         n = _num_samples(x, "x")
         x_dev = self._prepare_x(x)
-        xp = backend.get_array_module(x_dev)
-        outs = [self.forward(x_dev[s:s + batch_size], training=False) for s in range(0, n, batch_size)]
+        xp = backend.get_array_module(_first(x_dev))
+        outs = [self.forward(_take(x_dev, slice(s, s + batch_size)), training=False) for s in range(0, n, batch_size)]
+        if isinstance(outs[0], list):  # several outputs: one array per output
+            return [backend.to_host(xp.concatenate(o, axis=0)) for o in zip(*outs)]
         return backend.to_host(xp.concatenate(outs, axis=0))
 
     def predict_on_batch(self, x):
-        return backend.to_host(self.forward(self._prepare_x(x), training=False))
+        y = self.forward(self._prepare_x(x), training=False)
+        return [backend.to_host(a) for a in y] if isinstance(y, list) else backend.to_host(y)
 
     def train_on_batch(self, x, y, return_dict=False):
         """One update on (x, y); returns [loss, metric...] for that batch (pre-update)."""
@@ -484,7 +533,7 @@ class Model:
             from nnscratch.models.functional import call_symbolic
 
             return call_symbolic(self, x)
-        return self.forward(backend.to_device(x) if not backend.is_array(x) else x, training=training)
+        return self.forward(backend.to_device(x), training=training)  # host arrays move to the device
 
     # ------------------------------------------------------------------ saving / summary
     def save_weights(self, path):
@@ -492,6 +541,13 @@ class Model:
         from nnscratch import saving
 
         saving.save_weights(self, path)
+
+    def save(self, filepath, overwrite=True):
+        """Save architecture, weights, optimizer state and compile settings to one file
+        (``.keras`` or ``.nnscratch``); ``nn.models.load_model(path)`` restores it."""
+        from nnscratch.models import model_io
+
+        model_io.save_model(self, filepath, overwrite=overwrite)
 
     def load_weights(self, path):
         """Load weights (and optimizer state, if saved) from .npz; a failed load changes nothing."""
