@@ -243,3 +243,12 @@ def test_loss_config_round_trip(loss):
     clone = type(loss).from_config(cfg)
     assert clone.get_config() == cfg
     assert type(losses.deserialize(losses.serialize(loss))) is type(loss)
+
+
+def test_loss_gradient_check_accepts_non_contiguous_predictions(data):
+    # a transposed view must be checked like its contiguous copy (perturbations reach it)
+    z, y, _ = data
+    z_view = np.ascontiguousarray(z.T).T
+    assert not z_view.flags.c_contiguous
+    result = nn.debug.gradient_check(losses.SparseCategoricalCrossentropy(from_logits=True), z_view, y)
+    assert result.max_error < GRAD_TOL, result
