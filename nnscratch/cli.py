@@ -21,7 +21,6 @@ import io
 import json
 import os
 import sys
-import tempfile
 
 import numpy as np
 
@@ -38,20 +37,10 @@ class CLIError(Exception):
 
 # ----------------------------------------------------------------------------- small helpers
 def _atomic_write_text(path, text):
-    """Write text to path via a temp file in the same directory, fsync and os.replace."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Write text to path atomically (nnscratch.saving.atomic_write_bytes)."""
+    from nnscratch.saving import atomic_write_bytes
+
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _history_csv(history):

@@ -18,9 +18,9 @@ This is a host-side module: it works on NumPy arrays and brings device (CuPy) ar
 """
 from __future__ import annotations
 
+import io
 import math
 import os
-import tempfile
 
 import numpy as np
 
@@ -54,25 +54,16 @@ def _finish(fig, data, path):
 
 
 def save_figure(fig, path, dpi=100):
-    """Write ``fig`` as a PNG to ``path``: temp file in the same directory, fsync, os.replace."""
+    """Write ``fig`` as a PNG to ``path`` atomically (nnscratch.saving.atomic_write_bytes)."""
+    from nnscratch.saving import atomic_write_bytes
+
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"cannot write plot {path!r}: directory {directory!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=directory)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the PNG normal permissions
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=dpi)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+        atomic_write_bytes(path, buf.getvalue(), make_dirs=False)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"cannot write plot {path!r}: {exc}") from None
     return path
 
 

@@ -26,13 +26,21 @@ from nnscratch import backend
 FORMAT = "nnscratch-weights-v1"
 
 
-def atomic_write_bytes(path, data: bytes):
-    """Write ``data`` to ``path`` atomically (temp file + fsync + os.replace)."""
+def atomic_write_bytes(path, data: bytes, make_dirs=True):
+    """Write ``data`` to ``path`` atomically: a temporary file in the same directory, flushed and
+    fsynced, then ``os.replace``d over the target, so an interrupted write leaves the old file
+    whole. The file gets the usual permissions (0666 minus the umask; mkstemp makes 0600)."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
+    if make_dirs:
+        os.makedirs(directory, exist_ok=True)
+    elif not os.path.isdir(directory):
+        raise FileNotFoundError(f"cannot write {path!r}: directory {directory!r} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -15,9 +15,7 @@ every file is written atomically (temp file, fsync, os.replace).
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -41,18 +39,11 @@ def balanced_indices(y, per_class, num_classes=10):
 
 
 def atomic_write(path, data: bytes):
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; package data must be world-readable
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Temp file, fsync, os.replace (nnscratch.saving.atomic_write_bytes); mode 0644 under the
+    usual umask, so package data is world-readable."""
+    from nnscratch.saving import atomic_write_bytes
+
+    atomic_write_bytes(path, data)
 
 
 def make_sample(source_dir="/usr/share/datasets/fashion-mnist", out_dir=SAMPLE_DIR):

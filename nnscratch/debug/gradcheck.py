@@ -112,7 +112,7 @@ def check_layer(layer, x, dy=None, h=1e-6, max_checks=200, seed=0, training=Fals
 def check_loss(loss, y_pred, y_true, h=1e-6, max_checks=200, seed=0, from_logits_path=False):
     """Gradient check of a loss's backward with respect to y_pred (float64)."""
     gen = np.random.default_rng(seed)
-    p = backend.to_device(np.asarray(backend.to_host(y_pred), dtype=np.float64))
+    p = backend.to_device(np.ascontiguousarray(backend.to_host(y_pred), dtype=np.float64))  # contiguous: perturbed through a flat view
     spec = p
     t = loss.check_labels(y_true, spec)
     if backend.to_host(t).dtype.kind == "f":

@@ -114,7 +114,6 @@ class LeakyReLU(Layer):
         self._fn = activations.LeakyReLU(self.negative_slope)
 
     def forward(self, x, training=False):
-        xp = backend.get_array_module(x)
         y = self._fn(x)
         self.cache = {"positive": x > 0}
         return y

@@ -20,6 +20,7 @@ weight names: ``self.params["kernel"]`` and ``self.grads["kernel"]``. Non-traina
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 
@@ -90,9 +91,27 @@ def shape_str(shape) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+def _requires_forward(backward):
+    """Wrap a subclass's ``backward`` so that calling it before any ``forward`` raises a clear
+    RuntimeError (the layer contract) instead of a KeyError from the empty cache."""
+
+    @functools.wraps(backward)
+    def checked_backward(self, dy):
+        if not self.cache:
+            raise RuntimeError(f"{type(self).__name__} '{self.name}': backward() called before forward()")
+        return backward(self, dy)
+
+    return checked_backward
+
+
 class Layer:
     """Base class of every layer. Subclasses override ``build``, ``compute_output_shape``,
     ``forward`` and ``backward`` (and ``get_config`` for their own arguments)."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "backward" in cls.__dict__:  # each layer's own backward gets the before-forward check
+            cls.backward = _requires_forward(cls.__dict__["backward"])
 
     #: rank of the input including the batch axis, or None if any rank is accepted
     input_ndim = None
