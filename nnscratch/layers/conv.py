@@ -161,12 +161,10 @@ class Conv2D(Layer):
         if getattr(self, "_skip_input_grad", False):
             return None
         W2 = self.params["kernel"].reshape(KH * KW * C_in, F)
-        # dcol = dz @ W^T, into memory kept from the previous backward (performance: the conv
-        # net's 58 MB dcol was a fresh mmap, page-faulted in on every step)
-        M, K = N * H_out * W_out, KH * KW * C_in
-        buf = getattr(self, "_dcol_buffer", None)
-        if buf is None or buf.shape != (M, K) or buf.dtype != dz2.dtype or backend.get_array_module(buf) is not xp:
-            buf = self._dcol_buffer = xp.empty((M, K), dtype=dz2.dtype)
+        # dcol = dz @ W^T, into scratch memory shared by all layers (performance: the conv
+        # net's 58 MB dcol was a fresh mmap, page-faulted in on every step); col2im consumes it
+        # before this call returns
+        buf = im.scratch(xp, (N * H_out * W_out, KH * KW * C_in), dz2.dtype)
         dcol = xp.matmul(dz2, W2.T, out=buf).reshape(N, H_out, W_out, KH, KW, C_in)
         dx_pad = im.col2im(dcol, self.cache["x_pad_shape"], *self.strides, *self.dilation_rate)
         H, W = self.cache["hw"]

@@ -19,6 +19,8 @@ NumPy and CuPy.
 """
 from __future__ import annotations
 
+import threading
+
 from nnscratch import backend
 
 
@@ -115,6 +117,28 @@ def _buffer(xp, out, shape, dtype):
     if out is not None and out.shape == shape and out.dtype == dtype and backend.get_array_module(out) is xp:
         return out
     return xp.empty(shape, dtype=dtype)
+
+
+_SCRATCH = threading.local()  # per thread: {(array module, dtype): flat scratch array}
+
+
+def scratch(xp, shape, dtype):
+    """An uninitialised array of ``shape`` for values that live only inside one call (Conv2D's
+    dcol in backward). All layers share one flat buffer per thread, array module and dtype,
+    grown to the largest size asked, so a step neither page-faults a fresh multi-MB array in
+    nor keeps one per layer (performance). The caller must be done with it before any other
+    layer's call on the same thread asks for scratch."""
+    n = 1
+    for d in shape:
+        n *= d
+    pool = getattr(_SCRATCH, "pool", None)
+    if pool is None:
+        pool = _SCRATCH.pool = {}
+    key = (id(xp), str(dtype))
+    flat = pool.get(key)
+    if flat is None or flat.size < n or backend.get_array_module(flat) is not xp:
+        flat = pool[key] = xp.empty(max(n, 1), dtype=dtype)
+    return flat[:n].reshape(shape)
 
 
 def im2col_matrix(x_pad, KH, KW, SH, SW, H_out, W_out, DH=1, DW=1, out=None):
