@@ -118,12 +118,14 @@ class Softmax(ActivationFunction):
 class LeakyReLU(ActivationFunction):
     """y = x if x > 0 else negative_slope * x; dx = dy * (1 if y > 0 else negative_slope).
 
-    Keras's default negative_slope is 0.3 (PyTorch uses 0.01); the gradient at 0 is the
+    Keras's ``activations.leaky_relu`` (and so ``activation='leaky_relu'``) defaults to
+    negative_slope=0.2; the ``LeakyReLU`` layer defaults to 0.3 and passes its own slope
+    (PyTorch uses 0.01). The gradient at 0 is the
     slope, as in Keras."""
 
     name = "leaky_relu"
 
-    def __init__(self, negative_slope=0.3):
+    def __init__(self, negative_slope=0.2):
         self.negative_slope = float(negative_slope)
 
     def __call__(self, x):
