@@ -315,7 +315,7 @@ class MeanSquaredError(Loss):
     where M is the number of elements (Keras: mean over the last axis, then over the batch)."""
 
     def check_labels(self, y_true, y_pred):
-        y_true = super().check_labels(y_true, y_pred)
+        y_true = Loss.check_labels(self, y_true, y_pred)  # explicit: MAE reuses this method
         if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
             y_true = y_true.reshape(tuple(y_true.shape) + (1,))
         if tuple(y_true.shape) != tuple(y_pred.shape):
