@@ -1,0 +1,42 @@
+"""Parity suite setup: TensorFlow quiet and single-threaded, skipped when absent; --full grid.
+
+* ``TF_CPP_MIN_LOG_LEVEL=2`` and one intra-/inter-op thread are set before TensorFlow is
+  imported (``tests/parity/_tf.py``), so the suite shares two CPU cores politely.
+* Without TensorFlow every module here is skipped, with the reason, by ``importorskip``.
+* The default run covers a representative subset of each grid. Grid points outside it are
+  marked ``slow`` and skipped unless ``--full`` is given (``python -m pytest tests/parity --full``)
+  or ``NNSCRATCH_PARITY_FULL=1`` is set (for runs started from the repository root, where this
+  conftest is not loaded early enough to add a command-line option).
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+pytest.importorskip("tensorflow", reason="the TF-parity suite needs tensorflow-cpu==2.21.0 (pip install -e '.[test]')")
+
+from tests.parity._tf import load_tf  # noqa: E402
+
+load_tf()
+
+
+# ---- --full option (self-contained block; nothing else in this file depends on it) -------------
+def pytest_addoption(parser):
+    parser.addoption("--full", action="store_true", default=False,
+                     help="TF parity: run the full grid (tests marked 'slow'), not only the representative subset")
+
+
+def full_grid_requested(config):
+    return bool(config.getoption("--full", default=False)) or os.environ.get("NNSCRATCH_PARITY_FULL") == "1"
+
+
+def pytest_collection_modifyitems(config, items):
+    if full_grid_requested(config):
+        return
+    skip = pytest.mark.skip(reason="full TF-parity grid point: run with --full or NNSCRATCH_PARITY_FULL=1")
+    for item in items:
+        if "slow" in item.keywords and "parity" in str(item.fspath):
+            item.add_marker(skip)
+# ---- end of the --full option block -----------------------------------------------------------
