@@ -57,11 +57,14 @@ SCHEDULE = Tol(1e-6, 1e-9, "Keras evaluates the schedule in float32 (the lr vari
 
 #: Seed models trained for several steps (losses per step, final weights, predictions).
 TRAINING = {
-    "float32": Tol(1e-4, 1e-5, "float32 training: each step's gradient carries ~1e-6 relative round-off "
-                               "through 3-7 layers, and Adam divides by sqrt(v), so differences grow a "
-                               "little each step; still 100x below a wrong formula's effect"),
-    "float64": Tol(1e-9, 1e-10, "float64 training: round-off ~1e-15 per op, amplified by the same chain; "
-                                "the learning rate is float32 in Keras (representable values are used)"),
+    "float32": Tol(1e-4, 1e-4, "float32 training with Adam/Adamax: a gradient element that cancels to ~1e-7 "
+                               "carries float32 noise of the same size, and the adaptive step lr*m/(|m|+eps) "
+                               "turns it into a weight difference up to ~lr*noise/eps (measured 4e-5 after "
+                               "one Adamax step at lr=0.01); 1e-4 is 1% of one such step. The float64 run "
+                               "below is the tight end-to-end check"),
+    "float64": Tol(1e-9, 1e-10, "float64 training: round-off ~1e-15 per op, amplified by the same mechanism "
+                                "(lr*1e-15/eps ~ 1e-10); Keras's float32-cast hyperparameters are given as "
+                                "float32-representable values on both sides"),
 }
 
 #: Weights moved across the Keras/nnscratch border (pure copies: must be exact).
