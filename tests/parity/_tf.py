@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 
 
+SKIP_REASON = "the TF-parity suite needs tensorflow-cpu==2.21.0 (pip install -e '.[test]')"
+
+
 def load_tf():
     """Import and configure TensorFlow + Keras; returns (tf, keras). Raises ImportError if absent."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -2,7 +2,8 @@
 
 * ``TF_CPP_MIN_LOG_LEVEL=2`` and one intra-/inter-op thread are set before TensorFlow is
   imported (``tests/parity/_tf.py``), so the suite shares two CPU cores politely.
-* Without TensorFlow every module here is skipped, with the reason, by ``importorskip``.
+* Without TensorFlow every test module here is skipped, with the reason, by its own
+  ``pytest.importorskip`` (a skip raised inside a conftest would be a collection error).
 * The default run covers a representative subset of each grid. Grid points outside it are
   marked ``slow`` and skipped unless ``--full`` is given (``python -m pytest tests/parity --full``)
   or ``NNSCRATCH_PARITY_FULL=1`` is set (for runs started from the repository root, where this
@@ -15,11 +16,12 @@ import os
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-pytest.importorskip("tensorflow", reason="the TF-parity suite needs tensorflow-cpu==2.21.0 (pip install -e '.[test]')")
+try:  # configure TensorFlow once, before any test imports it
+    from tests.parity._tf import load_tf
 
-from tests.parity._tf import load_tf  # noqa: E402
-
-load_tf()
+    load_tf()
+except ImportError:
+    pass  # every test module then skips itself, with the reason, via pytest.importorskip
 
 
 # ---- --full option (self-contained block; nothing else in this file depends on it) -------------

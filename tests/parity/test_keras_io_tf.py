@@ -7,6 +7,8 @@ import h5py
 import numpy as np
 import pytest
 
+pytest.importorskip("tensorflow", reason="the TF-parity suite needs tensorflow-cpu==2.21.0 (pip install -e '.[test]')")
+
 import nnscratch as nn
 from nnscratch import keras_io
 from tests.parity import tolerances

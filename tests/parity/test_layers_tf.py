@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+pytest.importorskip("tensorflow", reason="the TF-parity suite needs tensorflow-cpu==2.21.0 (pip install -e '.[test]')")
+
 from tests.parity import tolerances
 from tests.parity._compare import assert_close
 from tests.parity._layers import dropout_mask_stats, fast_cases, float64_skip_reason, full_cases, run_layer_case

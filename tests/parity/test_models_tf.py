@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+pytest.importorskip("tensorflow", reason="the TF-parity suite needs tensorflow-cpu==2.21.0 (pip install -e '.[test]')")
+
 from tests.parity import tolerances
 from tests.parity._compare import assert_close
 from tests.parity._models import SEED_MODELS, float32_skip_reason, model_cases, run_model_case, summary_pairs
