@@ -19,7 +19,9 @@ def test_seed_model_training_matches_keras(case, dtype):
     if dtype == "float32" and float32_skip_reason(case):
         pytest.skip(float32_skip_reason(case))
     for quantity, ours, theirs in run_model_case(case.config["model"], dtype):
-        assert_close(case.component, f"{quantity} {dtype}", ours, theirs, tolerances.TRAINING[dtype])
+        # the first step's loss is a pure forward pass from identical weights: loss tolerance
+        tol = tolerances.LOSS[dtype] if quantity == "loss[step 0]" else tolerances.TRAINING[dtype]
+        assert_close(case.component, f"{quantity} {dtype}", ours, theirs, tol)
 
 
 @pytest.mark.parametrize("model", [m for m in SEED_MODELS if m != "dropout_mlp_masked"])

@@ -57,14 +57,16 @@ SCHEDULE = Tol(1e-6, 1e-9, "Keras evaluates the schedule in float32 (the lr vari
 
 #: Seed models trained for several steps (losses per step, final weights, predictions).
 TRAINING = {
-    "float32": Tol(1e-4, 1e-4, "float32 training with Adam/Adamax: a gradient element that cancels to ~1e-7 "
-                               "carries float32 noise of the same size, and the adaptive step lr*m/(|m|+eps) "
-                               "turns it into a weight difference up to ~lr*noise/eps (measured 4e-5 after "
-                               "one Adamax step at lr=0.01); 1e-4 is 1% of one such step. The float64 run "
-                               "below is the tight end-to-end check"),
-    "float64": Tol(1e-9, 1e-10, "float64 training: round-off ~1e-15 per op, amplified by the same mechanism "
-                                "(lr*1e-15/eps ~ 1e-10); Keras's float32-cast hyperparameters are given as "
-                                "float32-representable values on both sides"),
+    "float32": Tol(1e-4, 2e-3, "float32 training with Adam/Adamax is a loose check on purpose: a gradient element "
+                               "of size ~eps (1e-7) that cancels from terms ~1e-3 carries ~100% float32 noise, "
+                               "and the adaptive step alpha*m/(sqrt(v)+eps) turns it into up to ~lr/2 of weight "
+                               "difference per step (measured over 5 random Keras initialisations: up to 3.7e-4 "
+                               "for LeNet at lr=1e-3, 1.4e-4 for the Dropout MLP at lr=1e-2). It catches wiring "
+                               "errors (wrong layer order, loss, fused softmax); the first step's loss is compared "
+                               "at LOSS tolerance, and the float64 run below pins every formula end to end"),
+    "float64": Tol(1e-9, 1e-10, "float64 training: round-off ~1e-16 per op, amplified by the same mechanism "
+                                "(~lr*1e-16/eps = 1e-12 per step); Keras's float32-cast hyperparameters are "
+                                "given as float32-representable values on both sides"),
 }
 
 #: Weights moved across the Keras/nnscratch border (pure copies: must be exact).
