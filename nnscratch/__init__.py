@@ -3,7 +3,7 @@
 Every layer, loss and optimizer has a forward pass and a hand-written backward pass. The API
 follows Keras 3, so ``import nnscratch as nn`` stands in for ``tf.keras``.
 """
-from nnscratch import (activations, backend, callbacks, debug, initializers, layers, losses, metrics, models,
+from nnscratch import (activations, backend, callbacks, config, debug, initializers, layers, losses, metrics, models,
                        optimizers, utils)
 from nnscratch.layers import Input
 from nnscratch.models import Model, Sequential
@@ -21,4 +21,4 @@ def __getattr__(name):
 
 
 __all__ = ["Sequential", "Model", "Input", "layers", "losses", "optimizers", "activations", "initializers",
-           "utils", "backend", "debug", "callbacks", "metrics", "models"]
+           "utils", "backend", "config", "debug", "callbacks", "metrics", "models"]

@@ -118,10 +118,9 @@ class Softmax(ActivationFunction):
 class LeakyReLU(ActivationFunction):
     """y = x if x > 0 else negative_slope * x; dx = dy * (1 if y > 0 else negative_slope).
 
-    Keras's ``activations.leaky_relu`` (and so ``activation='leaky_relu'``) defaults to
-    negative_slope=0.2; the ``LeakyReLU`` layer defaults to 0.3 and passes its own slope
-    (PyTorch uses 0.01). The gradient at 0 is the
-    slope, as in Keras."""
+    The function's default negative_slope is 0.2, as ``keras.activations.leaky_relu`` (so
+    ``activation='leaky_relu'`` matches Keras); the ``LeakyReLU`` *layer* defaults to 0.3 and
+    passes its own slope. PyTorch uses 0.01. The gradient at 0 is the slope, as in Keras."""
 
     name = "leaky_relu"
 

@@ -9,14 +9,19 @@ Nothing else in the engine imports ``numpy`` or ``cupy`` for array math.
 
 Global choices (Keras-style, process-wide):
 
-* the backend: ``set_backend('numpy' | 'cupy')`` or the environment variable
-  ``NNSCRATCH_BACKEND``;
+* the backend: ``set_backend('numpy' | 'cupy' | 'emulated')`` or the environment variable
+  ``NNSCRATCH_BACKEND``; 'emulated' is NumPy dressed as CuPy (``nnscratch/_emulated.py``):
+  its arrays refuse implicit conversion to NumPy and mixing with NumPy arrays, and every
+  host synchronisation is counted, so GPU discipline can be tested on any machine;
 * the float type: ``set_floatx('float32' | 'float64')`` (float32 by default);
 * the random seed: ``set_seed(s)``; every random draw (initializers, dropout masks,
   shuffling) comes from a host ``numpy.random.Generator`` so that runs are reproducible and
   identical across backends.
 
 Crossings between host and device happen only through ``to_device`` and ``to_host``.
+Synchronisations (device -> host copies) are counted: ``sync_count()``, ``reset_sync_count()``
+and ``with expect_no_sync(): ...`` (which raises on the first one). The emulated backend
+counts every one (float(), .item(), bool(), print, to_host); with CuPy only ``to_host`` is seen.
 """
 from __future__ import annotations
 
@@ -35,7 +40,7 @@ except Exception as exc:  # pragma: no cover - depends on the machine
     _cupyx = None
     _CUPY_IMPORT_ERROR = exc
 
-BACKENDS = ("numpy", "cupy")
+BACKENDS = ("numpy", "cupy", "emulated")
 FLOATX = ("float32", "float64")
 
 _state = {
@@ -44,6 +49,29 @@ _state = {
     "rng": numpy.random.default_rng(),
     "seed": None,
 }
+_sync = {"count": 0, "forbidden": 0}
+_emu = None  # nnscratch._emulated, imported on first use of the emulated backend
+
+
+class HostSyncError(RuntimeError):
+    """A device -> host synchronisation happened inside ``expect_no_sync()``."""
+
+
+def _emulated():
+    global _emu
+    if _emu is None:
+        from nnscratch import _emulated
+
+        _emu = _emulated
+    return _emu
+
+
+def _is_emulated(x) -> bool:
+    return _emu is not None and isinstance(x, _emu.DeviceArray)
+
+
+def _is_cupy(x) -> bool:
+    return _cupy is not None and isinstance(x, _cupy.ndarray)
 
 
 # ----------------------------------------------------------------------------- backend choice
@@ -67,28 +95,36 @@ def _cupy_missing_message() -> str:
 
 
 def set_backend(name: str) -> None:
-    """Choose the array backend for new arrays: 'numpy' (default) or 'cupy'."""
+    """Choose the array backend for new arrays: 'numpy' (default), 'cupy' or 'emulated'."""
     name = str(name).lower()
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r}; valid backends: {', '.join(BACKENDS)}")
     if name == "cupy" and not cupy_available():
         raise RuntimeError(_cupy_missing_message())
+    if name == "emulated":
+        _emulated()
     _state["backend"] = name
 
 
 def current() -> str:
-    """Name of the current backend ('numpy' or 'cupy')."""
+    """Name of the current backend ('numpy', 'cupy' or 'emulated')."""
     return _state["backend"]
 
 
 def xp():
-    """The array module of the current backend (numpy or cupy)."""
+    """The array module of the current backend (numpy, cupy or the emulated namespace)."""
+    if _state["backend"] == "emulated":
+        return _emulated().xp
     return _cupy if _state["backend"] == "cupy" else numpy
 
 
 def get_array_module(*arrays):
     """The array module that the given arrays live in (CuPy's idiom): cupy if any is a
-    cupy array, else numpy."""
+    cupy array, the emulated namespace if any is an emulated device array, else numpy."""
+    if _emu is not None:
+        for a in arrays:
+            if isinstance(a, _emu.DeviceArray):
+                return _emu.xp
     if _cupy is not None:
         for a in arrays:
             if isinstance(a, _cupy.ndarray):
@@ -97,14 +133,15 @@ def get_array_module(*arrays):
 
 
 def is_array(x) -> bool:
-    """True for a numpy or cupy ndarray."""
+    """True for a numpy, cupy or emulated device array."""
     if isinstance(x, numpy.ndarray):
         return True
-    return _cupy is not None and isinstance(x, _cupy.ndarray)
+    return _is_cupy(x) or _is_emulated(x)
 
 
 def is_device_array(x) -> bool:
-    return _cupy is not None and isinstance(x, _cupy.ndarray)
+    """True for a cupy or emulated device array (False for numpy arrays)."""
+    return _is_cupy(x) or _is_emulated(x)
 
 
 # ----------------------------------------------------------------------------- float type
@@ -149,6 +186,12 @@ def to_device(x, dtype=None):
 
     With the numpy backend this is ``numpy.asarray``. ``dtype`` casts on the way (a cast
     happens on the host, before the copy, so only the smaller array travels)."""
+    if _state["backend"] == "emulated":
+        if _is_cupy(x):
+            x = to_host(x)
+        return _emu.to_device(x, dtype=dtype)
+    if _is_emulated(x):
+        x = to_host(x)
     if _state["backend"] == "cupy":
         if isinstance(x, _cupy.ndarray):
             return x if dtype is None else x.astype(dtype, copy=False)
@@ -162,7 +205,10 @@ def to_device(x, dtype=None):
 def to_host(x):
     """Bring an array (or 0-d array / scalar) back to the host as a numpy array. This is a
     synchronisation point on the GPU: call it at logging and metric boundaries only."""
-    if _cupy is not None and isinstance(x, _cupy.ndarray):
+    if _is_emulated(x):
+        return _emu.to_host(x)  # counts the sync itself
+    if _is_cupy(x):
+        record_sync("backend.to_host")
         return x.get()
     return numpy.asarray(x)
 
@@ -172,13 +218,48 @@ def to_float(x) -> float:
     return float(to_host(x))
 
 
+# ----------------------------------------------------------------------------- synchronisations
+def record_sync(what: str) -> None:
+    """Count one device -> host synchronisation (called by to_host and the emulated arrays).
+    Inside ``expect_no_sync()`` it raises HostSyncError at the offending line."""
+    _sync["count"] += 1
+    if _sync["forbidden"]:
+        raise HostSyncError(
+            f"host synchronisation inside backend.expect_no_sync(): {what}. On a GPU this stalls "
+            "the step until the device catches up; keep the value on the device (0-d array) "
+            "until a logging boundary."
+        )
+
+
+def sync_count() -> int:
+    """Number of host synchronisations counted since the last ``reset_sync_count()``."""
+    return _sync["count"]
+
+
+def reset_sync_count() -> None:
+    _sync["count"] = 0
+
+
+@contextlib.contextmanager
+def expect_no_sync():
+    """``with backend.expect_no_sync(): model.train_step(xb, yb)`` raises HostSyncError on
+    the first synchronisation inside the block (exact under the emulated backend)."""
+    _sync["forbidden"] += 1
+    try:
+        yield
+    finally:
+        _sync["forbidden"] -= 1
+
+
 # ----------------------------------------------------------------------------- kernels
 def scatter_add(a, indices, values) -> None:
     """In-place ``a[indices] += values`` that accumulates duplicate indices.
 
     ``numpy.add.at`` on the host, ``cupyx.scatter_add`` on the GPU (same semantics). Plain
     fancy-index ``a[idx] += v`` silently drops duplicates on both backends."""
-    if _cupy is not None and isinstance(a, _cupy.ndarray):
+    if _is_emulated(a):
+        _emu.scatter_add(a, indices, values)
+    elif _is_cupy(a):
         _cupyx.scatter_add(a, indices, values)
     else:
         numpy.add.at(a, indices, values)

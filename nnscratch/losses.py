@@ -44,15 +44,13 @@ class Loss:
         """Keras's call order: ``loss(y_true, y_pred)``; returns a 0-d array."""
         if sample_weight is not None:
             raise ValueError(f"{type(self).__name__}: sample_weight is not supported")
-        y_pred = backend.to_device(y_pred) if not backend.is_array(y_pred) else y_pred
+        y_pred = backend.to_device(y_pred)  # host arrays move to the current device (no-op on numpy)
         y_true = self.check_labels(y_true, y_pred)
         return self.forward(y_pred, y_true)
 
     def check_labels(self, y_true, y_pred):
         """Validate and convert y_true (host check before any device indexing)."""
-        if not backend.is_array(y_true):
-            y_true = backend.to_device(y_true)
-        return y_true
+        return backend.to_device(y_true)  # host labels must join y_pred on the device
 
     def _reduce(self, xp, per_sample):
         """per_sample -> scalar by the reduction; also remembers the divisor for backward."""
@@ -311,11 +309,16 @@ class BinaryCrossentropy(Loss):
 
 
 class MeanSquaredError(Loss):
-    """Mean squared error: L = mean((y_pred - y_true)^2); dL/dy_pred = 2 (y_pred - y_true) / M,
-    where M is the number of elements (Keras: mean over the last axis, then over the batch)."""
+    """Mean squared error.
+
+    Math (M = number of elements of y_pred):
+        forward:   L = mean((y_pred - y_true)^2)   (Keras: mean over the last axis, then the batch)
+        backward:  dL/dy_pred = 2 (y_pred - y_true) / M
+    Shapes: y_pred (N, ...) and y_true of the same shape ((N,) is accepted for (N, 1)).
+    """
 
     def check_labels(self, y_true, y_pred):
-        y_true = Loss.check_labels(self, y_true, y_pred)  # explicit: MAE reuses this method
+        y_true = Loss.check_labels(self, y_true, y_pred)  # not super(): MeanAbsoluteError borrows this method
         if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
             y_true = y_true.reshape(tuple(y_true.shape) + (1,))
         if tuple(y_true.shape) != tuple(y_pred.shape):
@@ -339,7 +342,13 @@ class MeanSquaredError(Loss):
 
 
 class MeanAbsoluteError(Loss):
-    """Mean absolute error: L = mean(|y_pred - y_true|); dL/dy_pred = sign(y_pred - y_true) / M."""
+    """Mean absolute error.
+
+    Math (M = number of elements of y_pred):
+        forward:   L = mean(|y_pred - y_true|)
+        backward:  dL/dy_pred = sign(y_pred - y_true) / M
+    Shapes: y_pred (N, ...) and y_true of the same shape ((N,) is accepted for (N, 1)).
+    """
 
     check_labels = MeanSquaredError.check_labels
 

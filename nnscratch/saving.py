@@ -4,7 +4,7 @@ Layout of the archive (Keras-like, matched by position, not by layer name, as Ke
 
     layers/<i>/<class>/<j>            weight j (Keras order) of layer i
     optimizer/iterations              int64 scalar
-    optimizer/slots/<param key>/<slot>
+    optimizer/slots/<i>/<slot>        slot of the i-th trainable parameter (model.parameters() order)
     __meta__                          JSON: format version, layer names, optimizer class
 
 Writes are atomic: the archive goes to a temporary file in the same directory, is flushed
@@ -55,9 +55,10 @@ def weights_to_arrays(model, include_optimizer=True):
     if include_optimizer and opt is not None and opt.state:
         st = opt.get_state()
         arrays["optimizer/iterations"] = np.asarray(st["iterations"], dtype=np.int64)
-        for key, slots in st["slots"].items():
-            for slot, a in slots.items():
-                arrays[f"optimizer/slots/{key}/{slot}"] = a
+        # slots are stored by parameter position, not by name: names are per-process counters
+        for i, (key, _, _) in enumerate(model.parameters()):
+            for slot, a in st["slots"].get(key, {}).items():
+                arrays[f"optimizer/slots/{i}/{slot}"] = a
         meta["optimizer"] = type(opt).__name__
     arrays["__meta__"] = np.asarray(json.dumps(meta))
     return arrays
@@ -133,14 +134,16 @@ def apply_arrays(model, arrays, source="<arrays>"):
     opt_state = None
     opt = getattr(model, "optimizer", None)
     if opt is not None and "optimizer/iterations" in arrays:
+        keys = [k for k, _, _ in model.parameters()]
         params = {k: p for k, p, _ in model.parameters()}
         slots = {}
         for k, a in arrays.items():
             if k.startswith("optimizer/slots/"):
                 rest = k[len("optimizer/slots/"):]
-                key, slot = rest.rsplit("/", 1)
-                if key not in params:
-                    raise ValueError(f"{source}: optimizer state for unknown parameter {key!r}")
+                index, slot = rest.rsplit("/", 1)
+                if not index.isdigit() or int(index) >= len(keys):
+                    raise ValueError(f"{source}: optimizer state for parameter {index!r}, but the model has {len(keys)}")
+                key = keys[int(index)]
                 if a.shape != tuple(params[key].shape):
                     raise ValueError(f"{source}: optimizer slot {k!r} has shape {a.shape}, parameter has {tuple(params[key].shape)}")
                 slots.setdefault(key, {})[slot] = a

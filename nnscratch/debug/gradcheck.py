@@ -78,7 +78,7 @@ def _host_sum(a):
 def check_layer(layer, x, dy=None, h=1e-6, max_checks=200, seed=0, training=False):
     """Gradient check of a layer's backward at input ``x``: errors for 'x' and each parameter."""
     gen = np.random.default_rng(seed)
-    x64 = backend.to_device(np.asarray(backend.to_host(x), dtype=np.float64))
+    x64 = backend.to_device(np.ascontiguousarray(backend.to_host(x), dtype=np.float64))  # contiguous: perturbed through a flat view
     if not layer.built:
         with backend.floatx_scope("float64"):
             layer(x64, training=training)
@@ -112,7 +112,7 @@ def check_layer(layer, x, dy=None, h=1e-6, max_checks=200, seed=0, training=Fals
 def check_loss(loss, y_pred, y_true, h=1e-6, max_checks=200, seed=0, from_logits_path=False):
     """Gradient check of a loss's backward with respect to y_pred (float64)."""
     gen = np.random.default_rng(seed)
-    p = backend.to_device(np.asarray(backend.to_host(y_pred), dtype=np.float64))
+    p = backend.to_device(np.ascontiguousarray(backend.to_host(y_pred), dtype=np.float64))  # contiguous: perturbed through a flat view
     spec = p
     t = loss.check_labels(y_true, spec)
     if backend.to_host(t).dtype.kind == "f":
@@ -136,7 +136,7 @@ def check_model(model, x, y, h=1e-6, max_checks=50, seed=0):
     if not model.compiled:
         raise RuntimeError("gradient_check(model, ...): compile the model first (it needs its loss)")
     gen = np.random.default_rng(seed)
-    x64 = backend.to_device(np.asarray(backend.to_host(x), dtype=np.float64))
+    x64 = backend.to_device(np.ascontiguousarray(backend.to_host(x), dtype=np.float64))  # contiguous: perturbed through a flat view
     if not model.built:
         model.build((None,) + tuple(x64.shape[1:]))
     old = {(l.name, k): v.dtype for l in model.layers for k, v in l.params.items()}

@@ -4,16 +4,22 @@ from nnscratch.layers.base import Layer
 from nnscratch.layers.conv import Conv2D
 from nnscratch.layers.dense import Dense
 from nnscratch.layers.dropout import Dropout
+from nnscratch.layers.global_pooling import GlobalAveragePooling2D, GlobalMaxPooling2D
 from nnscratch.layers.input_layer import Input, InputLayer, SymbolicTensor
+from nnscratch.layers.merge import Add, Average, Concatenate, Multiply, Subtract
+from nnscratch.layers.normalization import BatchNormalization
 from nnscratch.layers.pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
 from nnscratch.layers.reshaping import Flatten
+from nnscratch.layers.reshaping2 import Reshape, ZeroPadding2D
 
 Convolution2D = Conv2D
+GlobalAvgPool2D, GlobalMaxPool2D = GlobalAveragePooling2D, GlobalMaxPooling2D
 
 _LAYER_CLASSES = {
     cls.__name__: cls
     for cls in (Activation, LeakyReLU, ReLU, Softmax, Conv2D, Dense, Dropout, InputLayer,
-                AveragePooling2D, MaxPooling2D, Flatten)
+                AveragePooling2D, MaxPooling2D, Flatten, Add, Subtract, Multiply, Average, Concatenate,
+                BatchNormalization, GlobalAveragePooling2D, GlobalMaxPooling2D, Reshape, ZeroPadding2D)
 }
 
 
@@ -40,5 +46,7 @@ def deserialize(config):
 __all__ = [
     "Layer", "Dense", "Conv2D", "Convolution2D", "MaxPooling2D", "MaxPool2D", "AveragePooling2D",
     "AvgPool2D", "Flatten", "Dropout", "Activation", "ReLU", "LeakyReLU", "Softmax", "Input",
-    "InputLayer", "SymbolicTensor", "register", "serialize", "deserialize", "get_layer_class",
+    "InputLayer", "SymbolicTensor", "Add", "Subtract", "Multiply", "Average", "Concatenate",
+    "BatchNormalization", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAvgPool2D", "GlobalMaxPool2D",
+    "Reshape", "ZeroPadding2D", "register", "serialize", "deserialize", "get_layer_class",
 ]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from nnscratch import activations, backend
-from nnscratch.layers.base import Layer
+from nnscratch.layers.base import Layer, named_lookup
 
 
 class Activation(Layer):
@@ -19,7 +19,7 @@ class Activation(Layer):
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
-        self.activation = activations.get(activation)
+        self.activation = named_lookup(f"Activation '{self.name}'", activations.get, activation)
         self._keep_logits = self.activation.name in ("softmax", "sigmoid")
 
     def forward(self, x, training=False):
@@ -55,6 +55,7 @@ class ReLU(Layer):
                    y = negative_slope * (x - threshold) otherwise
         backward:  dx = dy * (1 | negative_slope | 0) on the same three pieces
     Args: max_value (None = unbounded), negative_slope (0.0), threshold (0.0).
+    Input/Output shape: any, unchanged.
     Cache: x.
     """
 
@@ -101,6 +102,7 @@ class LeakyReLU(Layer):
     """y = x if x > 0 else negative_slope * x (Keras default slope 0.3; PyTorch's is 0.01).
 
     Math: backward dx = dy * (1 if x > 0 else negative_slope); the gradient at 0 is the slope.
+    Input/Output shape: any, unchanged.
     Cache: y (same sign as x for a positive slope).
     """
 
@@ -131,6 +133,7 @@ class Softmax(Activation):
     """Softmax along ``axis`` as a layer: y_i = exp(x_i) / sum_j exp(x_j).
 
     Math: backward dx = y * (dy - sum_j dy_j y_j). Cache: y, and x as the logits.
+    Input/Output shape: any, unchanged (normalised along ``axis``).
     """
 
     def __init__(self, axis=-1, **kwargs):

@@ -20,6 +20,7 @@ weight names: ``self.params["kernel"]`` and ``self.grads["kernel"]``. Non-traina
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 
@@ -57,31 +58,60 @@ def standardize_tuple(value, n: int, arg: str, allow_zero: bool = False):
     return value
 
 
-def standardize_padding(padding) -> str:
+def standardize_padding(padding, where="") -> str:
+    """'VALID' -> 'valid'; anything but 'valid'/'same' is a ValueError (``where`` names the layer)."""
     p = str(padding).lower()
     if p not in ("valid", "same"):
-        raise ValueError(f"padding must be one of 'valid', 'same', received {padding!r}")
+        raise ValueError(f"{where + ': ' if where else ''}padding must be one of 'valid', 'same', received {padding!r}")
     return p
 
 
-def standardize_data_format(data_format) -> str:
+def standardize_data_format(data_format, where="") -> str:
+    """None -> 'channels_last' (Keras's image_data_format default)."""
     if data_format is None:
         return "channels_last"
     df = str(data_format).lower()
     if df not in ("channels_last", "channels_first"):
         raise ValueError(
-            f"data_format must be one of 'channels_last', 'channels_first', received {data_format!r}"
+            f"{where + ': ' if where else ''}data_format must be one of 'channels_last', 'channels_first', "
+            f"received {data_format!r}"
         )
     return df
+
+
+def named_lookup(where, getter, identifier):
+    """``getter(identifier)`` (e.g. activations.get) with the layer named in its error."""
+    try:
+        return getter(identifier)
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"{where}: {exc}") from None
 
 
 def shape_str(shape) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+def _requires_forward(backward):
+    """Wrap a subclass's ``backward`` so that calling it before any ``forward`` raises a clear
+    RuntimeError (the layer contract) instead of a KeyError from the empty cache."""
+
+    @functools.wraps(backward)
+    def checked_backward(self, dy):
+        if not self.cache:
+            raise RuntimeError(f"{type(self).__name__} '{self.name}': backward() called before forward()")
+        return backward(self, dy)
+
+    return checked_backward
+
+
 class Layer:
     """Base class of every layer. Subclasses override ``build``, ``compute_output_shape``,
     ``forward`` and ``backward`` (and ``get_config`` for their own arguments)."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "backward" in cls.__dict__:  # each layer's own backward gets the before-forward check
+            cls.backward = _requires_forward(cls.__dict__["backward"])
 
     #: rank of the input including the batch axis, or None if any rank is accepted
     input_ndim = None
@@ -166,6 +196,7 @@ class Layer:
             return call_symbolic(self, x)
         if not backend.is_array(x):
             raise TypeError(f"{type(self).__name__} '{self.name}': expected an array, received {type(x).__name__}")
+        x = backend.to_device(x)  # a host array joins the weights' device, as Keras converts inputs (no-op on numpy)
         self._ensure_built(x.shape)
         y = self.forward(x, training=training)
         self._last_y_shape = y.shape

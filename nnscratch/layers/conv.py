@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from nnscratch import activations, backend, initializers
 from nnscratch.layers import im2col as im
-from nnscratch.layers.base import (Layer, shape_str, standardize_data_format, standardize_padding,
+from nnscratch.layers.base import (Layer, named_lookup, shape_str, standardize_data_format, standardize_padding,
                                    standardize_tuple)
 
 
@@ -51,18 +51,18 @@ class Conv2D(Layer):
         self.filters = filters
         self.kernel_size = standardize_tuple(kernel_size, 2, f"Conv2D '{self.name}': kernel_size")
         self.strides = standardize_tuple(strides, 2, f"Conv2D '{self.name}': strides")
-        self.padding = standardize_padding(padding)
-        self.data_format = standardize_data_format(data_format)
+        self.padding = standardize_padding(padding, f"Conv2D '{self.name}'")
+        self.data_format = standardize_data_format(data_format, f"Conv2D '{self.name}'")
         self.dilation_rate = standardize_tuple(dilation_rate, 2, f"Conv2D '{self.name}': dilation_rate")
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(
                 f"Conv2D '{self.name}': strides > 1 are not supported together with dilation_rate > 1 "
                 f"(as in Keras), received strides={self.strides}, dilation_rate={self.dilation_rate}"
             )
-        self.activation = activations.get(activation)
+        self.activation = named_lookup(f"Conv2D '{self.name}'", activations.get, activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_initializer = named_lookup(f"Conv2D '{self.name}'", initializers.get, kernel_initializer)
+        self.bias_initializer = named_lookup(f"Conv2D '{self.name}'", initializers.get, bias_initializer)
         self._keep_logits = self.activation.name in ("softmax", "sigmoid")
 
     def _rank_hint(self):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from nnscratch import activations, backend, initializers
-from nnscratch.layers.base import Layer, shape_str
+from nnscratch.layers.base import Layer, named_lookup, shape_str
 
 
 class Dense(Layer):
@@ -40,10 +40,10 @@ class Dense(Layer):
         if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"Dense '{self.name}': units must be a positive integer, received {units!r}")
         self.units = units
-        self.activation = activations.get(activation)
+        self.activation = named_lookup(f"Dense '{self.name}'", activations.get, activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_initializer = named_lookup(f"Dense '{self.name}'", initializers.get, kernel_initializer)
+        self.bias_initializer = named_lookup(f"Dense '{self.name}'", initializers.get, bias_initializer)
         self._keep_logits = self.activation.name in ("softmax", "sigmoid")
 
     def check_input_shape(self, input_shape):

@@ -18,8 +18,8 @@ class _Pooling2D(Layer):
         self.pool_size = standardize_tuple(pool_size, 2, f"{cls} '{self.name}': pool_size")
         self.strides = standardize_tuple(strides if strides is not None else self.pool_size, 2,
                                          f"{cls} '{self.name}': strides")
-        self.padding = standardize_padding(padding)
-        self.data_format = standardize_data_format(data_format)
+        self.padding = standardize_padding(padding, f"{cls} '{self.name}'")
+        self.data_format = standardize_data_format(data_format, f"{cls} '{self.name}'")
 
     def _hwc(self, input_shape):
         if self.data_format == "channels_last":

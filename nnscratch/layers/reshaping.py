@@ -20,7 +20,7 @@ class Flatten(Layer):
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.data_format = standardize_data_format(data_format)
+        self.data_format = standardize_data_format(data_format, f"Flatten '{self.name}'")
 
     def check_input_shape(self, input_shape):
         if len(input_shape) < 2:

@@ -18,8 +18,12 @@ from __future__ import annotations
 import math
 import time
 
-from nnscratch import backend, losses as losses_mod, metrics as metrics_mod, optimizers as optimizers_mod
+from nnscratch import backend, config, losses as losses_mod, metrics as metrics_mod, optimizers as optimizers_mod
 from nnscratch.callbacks import CallbackList, History
+
+
+class NotCompiledError(RuntimeError, ValueError):
+    """fit/evaluate/train_on_batch before compile (a RuntimeError, and a ValueError as Keras)."""
 
 
 class _Spec:
@@ -35,7 +39,22 @@ def _positive_int(value, name):
     return value
 
 
+def _take(x, index):
+    """x[index] for one array, or for each array of a multi-input list (functional models)."""
+    return [a[index] for a in x] if isinstance(x, list) else x[index]
+
+
+def _first(x):
+    return x[0] if isinstance(x, list) else x
+
+
 def _num_samples(x, name="x"):
+    # multi-input models take a list of arrays; they must agree on the number of samples
+    if isinstance(x, (list, tuple)) and x and all(hasattr(a, "shape") for a in x):
+        counts = [_num_samples(a, f"{name}[{i}]") for i, a in enumerate(x)]
+        if len(set(counts)) != 1:
+            raise ValueError(f"{name}: the input arrays have different numbers of samples {counts}; they must match")
+        return counts[0]
     if not (backend.is_array(x) or hasattr(x, "__len__")):
         raise TypeError(f"{name} must be an array, received {type(x).__name__}")
     if not backend.is_array(x):
@@ -59,6 +78,10 @@ class Model:
         self.history = None
         self._metric_specs = []
         self._interrupted = False
+        self._interrupt_requested = False
+        self._resume_point = None
+        self._progress = None
+        self.stop_reason = None
 
     # ------------------------------------------------------------------ to implement
     @property
@@ -141,7 +164,7 @@ class Model:
 
     def _require_compiled(self, what):
         if not self.compiled:
-            raise RuntimeError(f"Model '{self.name}': call compile(optimizer, loss) before {what}()")
+            raise NotCompiledError(f"Model '{self.name}': call compile(optimizer, loss) before {what}()")
 
     def _fused_loss(self):
         """True when the output activation should be fused with the loss (Keras's logits trap)."""
@@ -152,6 +175,8 @@ class Model:
 
     # ------------------------------------------------------------------ data preparation
     def _prepare_x(self, x):
+        if getattr(self, "_multi_in", False):  # functional model with several inputs: a list of arrays
+            return self._prepare_multi_x(x)
         if isinstance(x, (list, tuple)) and len(x) and backend.is_array(x[0]) is False and not hasattr(x[0], "shape"):
             x = backend.to_host(x)
         if not backend.is_array(x):
@@ -166,7 +191,35 @@ class Model:
                 f"Model '{self.name}': expected inputs of shape (N, {', '.join(map(str, expected))}) "
                 f"for layer '{self.layers[0].name}', received {tuple(x.shape)}"
             )
+        if config.check_numerics() and x.dtype.kind == "f":
+            xp = backend.get_array_module(x)
+            finite = backend.to_host(xp.isfinite(x).reshape(x.shape[0], -1).all(axis=1))
+            if not finite.all():
+                bad = int(finite.argmin())
+                raise ValueError(
+                    f"Model '{self.name}': inputs contain NaN or Inf (first in sample {bad}); "
+                    "clean the data or turn checking off with nn.config.set_check_numerics(False)"
+                )
         return backend.to_device(x, dtype=backend.floatx())
+
+    def _prepare_multi_x(self, xs):
+        if not isinstance(xs, (list, tuple)) or len(xs) != len(self.inputs):
+            raise ValueError(f"Model '{self.name}': expected a list of {len(self.inputs)} input arrays "
+                             f"({', '.join(t.layer.name for t in self.inputs)}), received {type(xs).__name__}")
+        out = []
+        for t, x in zip(self.inputs, xs):
+            x = x if backend.is_array(x) else backend.to_host(x)
+            if x.dtype.kind not in "fiub":
+                raise TypeError(f"Model '{self.name}': input '{t.layer.name}' must be numeric, received dtype {x.dtype}")
+            if tuple(x.shape[1:]) != tuple(t.shape[1:]):
+                raise ValueError(f"Model '{self.name}': input '{t.layer.name}' expects shape (N, "
+                                 f"{', '.join(map(str, t.shape[1:]))}), received {tuple(x.shape)}")
+            if config.check_numerics() and x.dtype.kind == "f" and not bool(backend.to_host(
+                    backend.get_array_module(x).isfinite(x).all())):
+                raise ValueError(f"Model '{self.name}': input '{t.layer.name}' contains NaN or Inf; clean the data "
+                                 "or turn checking off with nn.config.set_check_numerics(False)")
+            out.append(backend.to_device(x, dtype=backend.floatx()))
+        return out
 
     def _prepare_y(self, y, n):
         if not backend.is_array(y):
@@ -225,8 +278,8 @@ class Model:
             split = int(n * (1.0 - validation_split))  # Keras: the LAST fraction, before shuffling
             if split == 0 or split == n:
                 raise ValueError(f"validation_split={validation_split} leaves no training or validation samples out of {n}")
-            validation_data = (x_dev[split:], y_dev[split:])
-            x_dev, y_dev, n = x_dev[:split], y_dev[:split], split
+            validation_data = (_take(x_dev, slice(split, None)), y_dev[split:])
+            x_dev, y_dev, n = _take(x_dev, slice(None, split)), y_dev[:split], split
             val_prepared = True
         else:
             val_prepared = False
@@ -245,53 +298,145 @@ class Model:
                            params={"verbose": verbose, "epochs": epochs, "steps": steps})
         self.history = history
         self.stop_training = False
+        self.stop_reason = None
         self._interrupted = False
-        cbs.on_train_begin()
-        logs = {}
-        for epoch in range(initial_epoch, epochs):
-            cbs.on_epoch_begin(epoch)
-            order = backend.global_rng().permutation(n) if shuffle else None
-            logs = self._run_epoch(x_dev, y_dev, order, batch_size, steps, metric_fns, cbs, verbose, epoch, epochs)
-            if validation_data is not None and (epoch + 1) % validation_freq == 0:
-                val = self._evaluate_prepared(xv, yv, validation_batch_size or batch_size, metric_fns)
-                logs.update({f"val_{k}": v for k, v in val.items()})
-            if verbose == 2 or (verbose == 1 and validation_data is not None):
-                print(f"Epoch {epoch + 1}/{epochs} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
-            cbs.on_epoch_end(epoch, logs)
-            if self.stop_training or self._interrupted:
-                break
-        cbs.on_train_end(logs)
+        self._resume_point = None
+        previous_handler = self._install_sigint_handler()
+        try:
+            cbs.on_train_begin()
+            # A callback such as BackupAndRestore may ask to resume from a checkpoint.
+            resume = self._resume_point or {}
+            self._resume_point = None
+            first_epoch = resume.get("epoch", initial_epoch)
+            logs = {}
+            for epoch in range(first_epoch, epochs):
+                cbs.on_epoch_begin(epoch)
+                # resuming mid-epoch: the checkpoint's shuffling order and running sums
+                start = resume if (resume and epoch == first_epoch and resume.get("step", 0) > 0) else None
+                if start is not None:
+                    order = start["order"]
+                else:
+                    order = backend.global_rng().permutation(n) if shuffle else None
+                logs = self._run_epoch(x_dev, y_dev, order, batch_size, steps, metric_fns, cbs, verbose, epoch,
+                                       epochs, start)
+                if self._interrupted or self.stop_reason:
+                    break  # no validation and no on_epoch_end for a partial epoch
+                if validation_data is not None and (epoch + 1) % validation_freq == 0:
+                    val = self._evaluate_prepared(xv, yv, validation_batch_size or batch_size, metric_fns)
+                    logs.update({f"val_{k}": v for k, v in val.items()})
+                if verbose == 2 or (verbose == 1 and validation_data is not None):
+                    print(f"Epoch {epoch + 1}/{epochs} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+                cbs.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    break
+            cbs.on_train_end(logs)
+        finally:
+            self._restore_sigint_handler(previous_handler)
         return history
 
-    def _run_epoch(self, x, y, order, batch_size, steps, metric_fns, cbs, verbose, epoch, epochs):
-        n = x.shape[0]
+    # ------------------------------------------------------------------ interruption
+    def _install_sigint_handler(self):
+        """During fit, Ctrl-C (SIGINT) sets a flag that the loop checks after each step, so the
+        step in flight completes: weights, optimizer state and History stay consistent. A second
+        Ctrl-C interrupts at once."""
+        import signal
+        import threading
+
+        self._interrupt_requested = False
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum, frame):
+            if self._interrupt_requested:
+                raise KeyboardInterrupt
+            self._interrupt_requested = True
+
+        signal.signal(signal.SIGINT, handler)
+        return previous
+
+    @staticmethod
+    def _restore_sigint_handler(previous):
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGINT, previous)
+
+    def _check_finite_loss(self, loss, xb, step, epoch):
+        """Stop training when the loss became NaN/Inf, naming the step and the first layer whose
+        weights or outputs are non-finite."""
+        xp = backend.get_array_module(loss)
+        if bool(backend.to_host(xp.isfinite(loss))):
+            return
+        culprit = None
+        for layer in self.layers:
+            for name, w in list(layer.params.items()) + list(layer.state.items()):
+                if not bool(backend.to_host(xp.isfinite(w).all())):
+                    culprit = f"weight '{name}' of layer '{layer.name}' ({type(layer).__name__})"
+                    break
+            if culprit:
+                break
+        if culprit is None:
+            # run the model once more and note the first layer whose output is non-finite
+            # (forward hooks: the same code serves Sequential and functional graphs)
+            found = []
+
+            def note_non_finite(layer, _inputs, out):
+                if not found and not bool(backend.to_host(xp.isfinite(out).all())):
+                    found.append(layer)
+
+            handles = [layer.register_forward_hook(note_non_finite) for layer in self.layers]
+            try:
+                self.forward(xb, training=False)
+            finally:
+                for h in handles:
+                    h.remove()
+            if found:
+                culprit = f"the output of layer '{found[0].name}' ({type(found[0]).__name__})"
+        where = culprit or "the loss itself (every layer output was finite)"
+        self.stop_reason = (f"non-finite loss ({backend.to_float(loss)}) at epoch {epoch + 1}, step {step + 1}; "
+                            f"first non-finite value: {where}")
+        self.stop_training = True
+        print(f"\nStopping: {self.stop_reason}")
+
+    def _run_epoch(self, x, y, order, batch_size, steps, metric_fns, cbs, verbose, epoch, epochs, start=None):
+        """One pass over the data. ``start`` (from a checkpoint) gives the first step and the
+        running sums accumulated before it."""
+        n = _first(x).shape[0]
         bar = None
+        first_step = start["step"] if start else 0
         if verbose == 1:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=steps, desc=f"Epoch {epoch + 1}/{epochs}", unit="step", dynamic_ncols=True,
-                       mininterval=0.25, leave=True)
+            bar = tqdm(total=steps, initial=first_step, desc=f"Epoch {epoch + 1}/{epochs}", unit="step",
+                       dynamic_ncols=True, mininterval=0.25, leave=True)
         order_dev = backend.to_device(order) if order is not None else None
-        loss_sum = 0.0
-        metric_sums = [0.0] * len(metric_fns)
-        seen = 0
+        loss_sum = start["loss_sum"] if start else 0.0
+        metric_sums = list(start["metric_sums"]) if start else [0.0] * len(metric_fns)
+        seen = start["seen"] if start else 0
+        self._progress = {"epoch": epoch, "step": first_step, "order": order, "sums": (loss_sum, metric_sums, seen)}
         last_refresh = time.monotonic()
         batch_logs = cbs.has_batch_hooks("on_train_batch_end") or cbs.has_batch_hooks("on_train_batch_begin")
+        check_each_step = backend.current() == "numpy"  # on a device, checked at sync points only
         try:
-            for step in range(steps):
-                start, stop = step * batch_size, min((step + 1) * batch_size, n)
+            for step in range(first_step, steps):
+                start_i, stop_i = step * batch_size, min((step + 1) * batch_size, n)
                 if order_dev is None:
-                    xb, yb = x[start:stop], y[start:stop]  # views, no copy
+                    xb, yb = _take(x, slice(start_i, stop_i)), y[start_i:stop_i]  # views, no copy
                 else:
-                    idx = order_dev[start:stop]
-                    xb, yb = x[idx], y[idx]
+                    idx = order_dev[start_i:stop_i]
+                    xb, yb = _take(x, idx), y[idx]
                 if batch_logs:
                     cbs.on_train_batch_begin(step)
                 loss, sums = self.train_step(xb, yb, metric_fns)
-                nb = stop - start
+                nb = stop_i - start_i
                 loss_sum = loss_sum + loss * nb
                 metric_sums = [a + b for a, b in zip(metric_sums, sums)]
                 seen += nb
+                self._progress["step"] = step + 1
+                self._progress["sums"] = (loss_sum, metric_sums, seen)
+                if check_each_step:
+                    self._check_finite_loss(loss, xb, step, epoch)
                 if batch_logs:
                     cbs.on_train_batch_end(step, self._logs(loss_sum, metric_sums, metric_fns, seen))
                 if bar is not None:
@@ -300,18 +445,19 @@ class Model:
                     if now - last_refresh > 0.5 or step == steps - 1:
                         last_refresh = now
                         bar.set_postfix(self._logs(loss_sum, metric_sums, metric_fns, seen), refresh=False)
+                if self._interrupt_requested:
+                    self._interrupted = True
+                    self.stop_training = True
+                    print(f"\nTraining interrupted (Ctrl-C) at epoch {epoch + 1}, step {step + 1}/{steps}: the step "
+                          f"completed; weights and optimizer state are those after update {self.optimizer.iterations}.")
+                    break
                 if self.stop_training:
                     break
-        except KeyboardInterrupt:
-            # Ctrl-C: the step in flight either finished (its update is applied) or had not
-            # started its update; in both cases weights, optimizer state and counts agree.
-            self._interrupted = True
-            self.stop_training = True
-            print(f"\nTraining interrupted by Ctrl-C after {seen} samples of epoch {epoch + 1}; "
-                  f"weights and optimizer state are those after step {self.optimizer.iterations}.")
         finally:
             if bar is not None:
                 bar.close()
+        if not check_each_step and not self.stop_reason and seen:
+            self._check_finite_loss(loss_sum, _take(x, slice(0, 1)), steps - 1, epoch)
         return self._logs(loss_sum, metric_sums, metric_fns, max(seen, 1))
 
     @staticmethod
@@ -323,11 +469,11 @@ class Model:
 
     # ------------------------------------------------------------------ evaluate / predict
     def _evaluate_prepared(self, x, y, batch_size, metric_fns):
-        n = x.shape[0]
+        n = _first(x).shape[0]
         loss_sum, sums = 0.0, [0.0] * len(metric_fns)
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
-            loss, s = self.test_step(x[start:stop], y[start:stop], metric_fns)
+            loss, s = self.test_step(_take(x, slice(start, stop)), y[start:stop], metric_fns)
             loss_sum = loss_sum + loss * (stop - start)
             sums = [a + b for a, b in zip(sums, s)]
         return self._logs(loss_sum, sums, metric_fns, n)
@@ -353,12 +499,15 @@ class Model:
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
         n = _num_samples(x, "x")
         x_dev = self._prepare_x(x)
-        xp = backend.get_array_module(x_dev)
-        outs = [self.forward(x_dev[s:s + batch_size], training=False) for s in range(0, n, batch_size)]
+        xp = backend.get_array_module(_first(x_dev))
+        outs = [self.forward(_take(x_dev, slice(s, s + batch_size)), training=False) for s in range(0, n, batch_size)]
+        if isinstance(outs[0], list):  # several outputs: one array per output
+            return [backend.to_host(xp.concatenate(o, axis=0)) for o in zip(*outs)]
         return backend.to_host(xp.concatenate(outs, axis=0))
 
     def predict_on_batch(self, x):
-        return backend.to_host(self.forward(self._prepare_x(x), training=False))
+        y = self.forward(self._prepare_x(x), training=False)
+        return [backend.to_host(a) for a in y] if isinstance(y, list) else backend.to_host(y)
 
     def train_on_batch(self, x, y, return_dict=False):
         """One update on (x, y); returns [loss, metric...] for that batch (pre-update)."""
@@ -369,6 +518,13 @@ class Model:
         loss, sums = self.train_step(x_dev, y_dev, metric_fns)
         logs = self._logs(loss * n, sums, metric_fns, n)
         return logs if return_dict else (list(logs.values()) if len(logs) > 1 else logs["loss"])
+
+    def backward_steps(self, x, y, apply_update=True):
+        """One training step on (x, y) as a generator of Steps, paused after every layer's
+        forward and backward, then the update (see ``nnscratch.debug.steps``)."""
+        from nnscratch.debug.steps import backward_steps
+
+        return backward_steps(self, x, y, apply_update=apply_update)
 
     def test_on_batch(self, x, y, return_dict=False):
         self._require_compiled("test_on_batch")
@@ -384,7 +540,7 @@ class Model:
             from nnscratch.models.functional import call_symbolic
 
             return call_symbolic(self, x)
-        return self.forward(backend.to_device(x) if not backend.is_array(x) else x, training=training)
+        return self.forward(backend.to_device(x), training=training)  # host arrays move to the device
 
     # ------------------------------------------------------------------ saving / summary
     def save_weights(self, path):
@@ -392,6 +548,13 @@ class Model:
         from nnscratch import saving
 
         saving.save_weights(self, path)
+
+    def save(self, filepath, overwrite=True):
+        """Save architecture, weights, optimizer state and compile settings to one file
+        (``.keras`` or ``.nnscratch``); ``nn.models.load_model(path)`` restores it."""
+        from nnscratch.models import model_io
+
+        model_io.save_model(self, filepath, overwrite=overwrite)
 
     def load_weights(self, path):
         """Load weights (and optimizer state, if saved) from .npz; a failed load changes nothing."""

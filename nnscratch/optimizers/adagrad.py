@@ -13,7 +13,7 @@ class Adagrad(Optimizer):
                                             PyTorch starts at 0)
         w   <- w - lr * g / sqrt(acc + eps)  (Keras: eps INSIDE the square root)
     Args: learning_rate (0.001), initial_accumulator_value (0.1), epsilon (1e-7).
-    State: accumulator.
+    State: accumulator, the same shape as w.
     """
 
     slot_names = ("accumulator",)

@@ -18,7 +18,7 @@ class Adam(Optimizer):
     pseudo-code, and defaults to 1e-7 (PyTorch: 1e-8). For tiny gradients the two differ by
     tens of percent.
     Args: learning_rate (0.001), beta_1 (0.9), beta_2 (0.999), epsilon (1e-7), amsgrad (False).
-    State: momentum (m), velocity (v), velocity_hat (amsgrad only).
+    State: momentum (m), velocity (v), velocity_hat (amsgrad only), each the same shape as w.
     """
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
@@ -55,7 +55,7 @@ class Adamax(Optimizer):
         u <- max(b2 * u, |g|)
         w <- w - lr * m / ((1 - b1^t) * (u + eps))        (Keras: eps added to u)
     Args: learning_rate (0.001), beta_1 (0.9), beta_2 (0.999), epsilon (1e-7).
-    State: m, u.
+    State: m, u, each the same shape as w.
     """
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name="adamax", **kwargs):

@@ -14,7 +14,7 @@ class RMSprop(Optimizer):
         inc = lr * g / sqrt(den)                  (Keras: eps INSIDE the square root)
         momentum > 0:  mom <- momentum * mom + inc;  w <- w - mom      else  w <- w - inc
     Args: learning_rate (0.001), rho (0.9), momentum (0.0), epsilon (1e-7), centered (False).
-    State: velocity; average_gradient if centered; momentum if momentum > 0.
+    State: velocity; average_gradient if centered; momentum if momentum > 0 (each the same shape as w).
     """
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,

@@ -1,0 +1,102 @@
+"""``nn.debug.detect_anomaly(model)``: stop at the first layer that produces NaN or Inf.
+
+    with nn.debug.detect_anomaly(model):
+        model.fit(x, y, epochs=1)
+    # FloatingPointError: non-finite values in the forward output of layer 'dense_1' (Dense):
+    #   3 of 320 entries (nan: 3, inf: 0); its input was finite
+
+Inside the block every layer checks, with a forward hook, that its output is finite and,
+with a backward hook, that the gradient it receives (``dy``), the gradients of its parameters
+and the gradient it sends down (``dx``) are finite. The first check that fails raises
+``FloatingPointError`` naming the layer, so the layer that *created* the bad value is named,
+not the hundred layers it then spread to. The checks cost a device-to-host synchronisation
+per layer, so use the block for debugging only.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from nnscratch import backend
+
+
+def _nonfinite(a):
+    """None if ``a`` is finite, else a description such as '3 of 320 entries (nan: 3, inf: 0)'."""
+    if a is None:
+        return None
+    h = np.asarray(backend.to_host(a))
+    if h.dtype.kind not in "fc":
+        return None
+    bad = ~np.isfinite(h)
+    if not bad.any():
+        return None
+    return f"{int(bad.sum())} of {h.size} entries (nan: {int(np.isnan(h).sum())}, inf: {int(np.isinf(h).sum())})"
+
+
+def _where(layer):
+    return f"layer '{layer.name}' ({type(layer).__name__})"
+
+
+class DetectAnomaly:
+    """Context manager returned by ``detect_anomaly(model)``."""
+
+    def __init__(self, model):
+        self.model = model
+        self._handles = []
+        self._patched = []
+
+    def __enter__(self):
+        for layer in self.model.layers:
+            self._handles.append(layer.register_forward_hook(self._check_forward))
+            self._handles.append(layer.register_backward_hook(self._check_backward))
+            if hasattr(layer, "backward_logits"):
+                self._wrap_backward_logits(layer)
+        return self
+
+    def __exit__(self, *exc):
+        for h in self._handles:
+            h.remove()
+        for layer in self._patched:
+            layer.__dict__.pop("backward_logits", None)
+        self._handles, self._patched = [], []
+        return False
+
+    @staticmethod
+    def _check_forward(layer, x, y):
+        bad = _nonfinite(y)
+        if bad:
+            origin = "its input was finite" if _nonfinite(x) is None else "its input was already non-finite"
+            raise FloatingPointError(f"non-finite values in the forward output of {_where(layer)}: {bad}; {origin}")
+
+    @staticmethod
+    def _check_backward(layer, dy, dx):
+        bad = _nonfinite(dy)
+        if bad:
+            raise FloatingPointError(
+                f"non-finite values in the gradient dy arriving at {_where(layer)} (from the layer above "
+                f"or the loss): {bad}")
+        for name, g in layer.grads.items():
+            bad = _nonfinite(g)
+            if bad:
+                raise FloatingPointError(f"non-finite values in the backward gradient of '{name}' of {_where(layer)}: {bad}")
+        bad = _nonfinite(dx)
+        if bad:
+            raise FloatingPointError(f"non-finite values in the backward output dx of {_where(layer)}: {bad}")
+
+    def _wrap_backward_logits(self, layer):
+        """The fused softmax/sigmoid + cross-entropy path calls backward_logits, not call_backward."""
+        original = layer.backward_logits
+
+        def backward_logits(dz):
+            dx = original(dz)
+            self._check_backward(layer, dz, dx)
+            return dx
+
+        layer.backward_logits = backward_logits
+        self._patched.append(layer)
+
+
+def detect_anomaly(model):
+    """Raise FloatingPointError at the first layer whose forward or backward is non-finite."""
+    if not hasattr(model, "layers"):
+        raise TypeError(f"detect_anomaly: expected a model with .layers, received {type(model).__name__}")
+    return DetectAnomaly(model)

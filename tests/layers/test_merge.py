@@ -1,0 +1,89 @@
+"""Merge layers: forward values, a list of input gradients checked numerically (each input)."""
+import numpy as np
+import pytest
+
+import nnscratch as nn
+from nnscratch import backend
+from nnscratch.debug.gradcheck import numerical_gradient, rel_error
+
+
+def merge_gradient_errors(layer, xs, seed=0):
+    """{'x0': err, 'x1': err, ...}: each input's gradient from backward vs central differences."""
+    gen = np.random.default_rng(seed)
+    xs = [backend.to_device(np.asarray(x, dtype=np.float64)) for x in xs]
+    y = layer(xs)
+    dy = backend.to_device(gen.standard_normal(y.shape))
+    layer(xs)
+    dxs = layer.call_backward(dy)
+    assert isinstance(dxs, list) and len(dxs) == len(xs), "backward must return one gradient per input"
+
+    def f():
+        return float(backend.to_host(layer.forward(xs) * dy).sum())
+
+    errors = {}
+    for i, x in enumerate(xs):
+        assert dxs[i].shape == x.shape, f"dx{i} shape {dxs[i].shape} != x{i} shape {x.shape}"
+        coords, num = numerical_gradient(f, x)
+        errors[f"x{i}"] = rel_error(backend.to_host(dxs[i]).reshape(-1)[coords], num)
+    return errors
+
+
+def _inputs(k, shape=(3, 4), seed=1):
+    gen = np.random.default_rng(seed)
+    return [gen.standard_normal(shape) for _ in range(k)]
+
+
+@pytest.mark.parametrize("cls, k", [(nn.layers.Add, 2), (nn.layers.Add, 3), (nn.layers.Subtract, 2),
+                                    (nn.layers.Multiply, 2), (nn.layers.Multiply, 3), (nn.layers.Average, 3)])
+def test_elementwise_merge_backward_matches_numerical_gradient(cls, k):
+    errors = merge_gradient_errors(cls(), _inputs(k))
+    for name, err in errors.items():
+        assert err < 1e-6, f"{cls.__name__}: gradient of {name} has relative error {err:.2e}"
+
+
+@pytest.mark.parametrize("axis, shapes", [(-1, [(2, 3, 4), (2, 3, 2)]), (1, [(2, 1, 4), (2, 3, 4), (2, 2, 4)])])
+def test_concatenate_backward_matches_numerical_gradient(axis, shapes):
+    gen = np.random.default_rng(0)
+    errors = merge_gradient_errors(nn.layers.Concatenate(axis=axis), [gen.standard_normal(s) for s in shapes])
+    for name, err in errors.items():
+        assert err < 1e-6, f"Concatenate(axis={axis}): gradient of {name} has relative error {err:.2e}"
+
+
+def test_merge_forward_values():
+    a, b, c = _inputs(3)
+    np.testing.assert_allclose(nn.layers.Add()([a, b, c]), a + b + c, err_msg="Add")
+    np.testing.assert_allclose(nn.layers.Subtract()([a, b]), a - b, err_msg="Subtract")
+    np.testing.assert_allclose(nn.layers.Multiply()([a, b, c]), a * b * c, err_msg="Multiply")
+    np.testing.assert_allclose(nn.layers.Average()([a, b, c]), (a + b + c) / 3, err_msg="Average")
+    np.testing.assert_allclose(nn.layers.Concatenate()([a, b]), np.concatenate([a, b], -1), err_msg="Concatenate")
+
+
+def test_merge_inputs_are_not_modified():
+    a, b = _inputs(2)
+    a0, b0 = a.copy(), b.copy()
+    layer = nn.layers.Add()
+    layer([a, b])
+    layer.call_backward(np.ones_like(a))
+    np.testing.assert_array_equal(a, a0)
+    np.testing.assert_array_equal(b, b0)
+
+
+def test_merge_shape_errors_name_the_layer():
+    with pytest.raises(ValueError, match="same shape"):
+        nn.layers.Add(name="adder")([np.zeros((2, 3)), np.zeros((2, 4))])
+    with pytest.raises(ValueError, match="at least 2"):
+        nn.layers.Add()([np.zeros((2, 3))])
+    with pytest.raises(ValueError, match="exactly 2"):
+        nn.layers.Subtract()(_inputs(3))
+    with pytest.raises(ValueError, match="every axis but"):
+        nn.layers.Concatenate(axis=-1)([np.zeros((2, 3, 4)), np.zeros((2, 2, 4))])
+    with pytest.raises(ValueError, match="batch axis"):
+        nn.layers.Concatenate(axis=0)([np.zeros((2, 3)), np.zeros((2, 3))])
+    with pytest.raises(TypeError, match="list of arrays"):
+        nn.layers.Add()(np.zeros((2, 3)))
+
+
+def test_concatenate_output_shape_in_a_graph():
+    a, b = nn.Input((5,)), nn.Input((3,))
+    out = nn.layers.Concatenate()([a, b])
+    assert out.shape == (None, 8)
