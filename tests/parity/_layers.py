@@ -124,6 +124,14 @@ def _activation_grid():
         yield Case("Flatten", dict(data_format=df, rank=rank))
     for rate, batch in [(0.25, 32), (0.5, 1), (0.0, 4)]:
         yield Case("Dropout", dict(rate=rate, batch=batch))
+    for kind in ("GlobalAveragePooling2D", "GlobalMaxPooling2D"):
+        for df, keepdims in [("channels_last", False), ("channels_first", True)]:
+            yield Case(kind, dict(data_format=df, keepdims=keepdims, ties=False))
+    yield Case("GlobalMaxPooling2D", dict(data_format="channels_last", keepdims=False, ties=True))
+    yield Case("Reshape", dict(target_shape=(5, -1)))
+    yield Case("Reshape", dict(target_shape=(2, 3, 5)))
+    for pad, df in [(1, "channels_last"), ((2, 1), "channels_first"), (((1, 2), (0, 3)), "channels_last")]:
+        yield Case("ZeroPadding2D", dict(padding=pad, data_format=df))
 
 
 def _fill(kind, cfg):
@@ -150,6 +158,10 @@ def fast_cases():
 # --------------------------------------------------------------------------- building
 def _inputs(case, rng, dtype):
     c = case.config
+    if case.component.startswith("Global") or case.component in ("ZeroPadding2D", "Reshape"):
+        if c.get("ties"):
+            return rng.integers(-1, 2, size=(4, 3, 5, 2)).astype(dtype)  # several positions share the max
+        return rng.standard_normal((4, 3, 5, 2)).astype(dtype)
     if case.component in ("Conv2D",) or case.component.endswith("Pooling2D"):
         H, W = c["input"]
         C = 3 if case.component == "Conv2D" else 2
@@ -170,6 +182,9 @@ def _inputs(case, rng, dtype):
 def _make(case, keras, dtype):
     """(nnscratch layer, Keras layer) for the case, both in ``dtype``."""
     c, kind = case.config, case.component
+    if kind.startswith("Global") or kind == "ZeroPadding2D":
+        kw = {k: v for k, v in c.items() if k != "ties"}
+        return getattr(nn.layers, kind)(dtype=dtype, **kw), getattr(keras.layers, kind)(dtype=dtype, **kw)
     if kind == "Conv2D":
         kw = dict(filters=4, kernel_size=c["kernel"], strides=c["strides"], padding=c["padding"],
                   dilation_rate=c["dilation"], activation=c["activation"], bias_initializer="glorot_uniform")
@@ -188,6 +203,8 @@ def _make(case, keras, dtype):
         return getattr(nn.layers, kind)(dtype=dtype, **c), getattr(keras.layers, kind)(dtype=dtype, **c)
     if kind == "Flatten":
         return nn.layers.Flatten(data_format=c["data_format"], dtype=dtype), keras.layers.Flatten(dtype=dtype)
+    if kind == "Reshape":
+        return nn.layers.Reshape(c["target_shape"], dtype=dtype), keras.layers.Reshape(c["target_shape"], dtype=dtype)
     if kind == "Dropout":
         # Keras's mask cannot be reproduced: its side is x * mask, written by hand (mask injected in ours)
         return nn.layers.Dropout(c["rate"], dtype=dtype), None
@@ -214,7 +231,8 @@ def run_layer_case(case, dtype="float32", seed=0):
     x = _inputs(case, rng, dtype)
     ours, theirs = _make(case, keras, dtype)
     to_tf = from_tf = lambda a: a  # noqa: E731
-    cf = case.config.get("data_format") == "channels_first" and x.ndim == 4
+    native = case.component.startswith("Global") or case.component == "ZeroPadding2D"  # Keras runs NCHW itself
+    cf = case.config.get("data_format") == "channels_first" and x.ndim == 4 and not native
     if cf and case.component != "Flatten":
         to_tf = lambda a: np.ascontiguousarray(a.transpose(0, 2, 3, 1))  # noqa: E731  NCHW -> NHWC
         from_tf = lambda a: np.ascontiguousarray(a.transpose(0, 3, 1, 2))  # noqa: E731

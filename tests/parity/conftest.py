@@ -5,9 +5,8 @@
 * Without TensorFlow every test module here is skipped, with the reason, by its own
   ``pytest.importorskip`` (a skip raised inside a conftest would be a collection error).
 * The default run covers a representative subset of each grid. Grid points outside it are
-  marked ``slow`` and skipped unless ``--full`` is given (``python -m pytest tests/parity --full``)
-  or ``NNSCRATCH_PARITY_FULL=1`` is set (for runs started from the repository root, where this
-  conftest is not loaded early enough to add a command-line option).
+  marked ``slow`` and skipped unless ``--full`` is given (``python -m pytest tests/parity --full``,
+  the option lives in tests/conftest.py) or ``NNSCRATCH_PARITY_FULL=1`` is set.
 """
 from __future__ import annotations
 
@@ -24,12 +23,7 @@ except ImportError:
     pass  # every test module then skips itself, with the reason, via pytest.importorskip
 
 
-# ---- --full option (self-contained block; nothing else in this file depends on it) -------------
-def pytest_addoption(parser):
-    parser.addoption("--full", action="store_true", default=False,
-                     help="TF parity: run the full grid (tests marked 'slow'), not only the representative subset")
-
-
+# ---- --full (the option itself is registered in tests/conftest.py, so it works from the root) ----
 def full_grid_requested(config):
     return bool(config.getoption("--full", default=False)) or os.environ.get("NNSCRATCH_PARITY_FULL") == "1"
 
@@ -39,6 +33,5 @@ def pytest_collection_modifyitems(config, items):
         return
     skip = pytest.mark.skip(reason="full TF-parity grid point: run with --full or NNSCRATCH_PARITY_FULL=1")
     for item in items:
-        if "slow" in item.keywords and "parity" in str(item.fspath):
+        if "slow" in item.keywords and "parity" in item.path.parts:
             item.add_marker(skip)
-# ---- end of the --full option block -----------------------------------------------------------

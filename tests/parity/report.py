@@ -15,7 +15,7 @@ import sys
 import time
 from collections import OrderedDict
 
-from tests.parity import _layers, _losses, _models, _optimizers, tolerances
+from tests.parity import _layers, _losses, _models, _more_layers, _optimizers, tolerances
 from tests.parity._compare import errors, within
 from tests.parity._tf import load_tf
 
@@ -56,6 +56,11 @@ def collect(full=False, log=print):
             if dtype == "float64" and _layers.float64_skip_reason(case):
                 continue
             row(f"layer {case.component}", dtype, tolerances.LAYER[dtype]).add(case.id, _layers.run_layer_case(case, dtype))
+        for case in _more_layers.batchnorm_cases():
+            row("layer BatchNormalization", dtype, tolerances.LAYER[dtype]).add(
+                case.id, _more_layers.run_batchnorm_case(case, dtype))
+        for case in _more_layers.merge_cases():
+            row(f"layer {case.component}", dtype, tolerances.LAYER[dtype]).add(case.id, _more_layers.run_merge_case(case, dtype))
         log(f"layers {dtype} done")
         for case in _losses.loss_cases():
             row(f"loss {case.component}", dtype, tolerances.LOSS[dtype]).add(case.id, _losses.run_loss_case(case, dtype))

@@ -1,6 +1,7 @@
 """Every layer against Keras: forward output, then dL/dx, dL/dkernel, dL/dbias, in float32 and
 float64, over a grid of kernel sizes, strides, paddings (odd total padding included), input
-sizes, layouts, pool sizes, activations and batch sizes. ``--full`` runs the whole grid."""
+sizes, layouts, pool sizes, activations and batch sizes. ``--full`` runs the whole grid.
+BatchNormalization (with its moving statistics) and the merge layers have their own runners."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,6 +12,7 @@ pytest.importorskip("tensorflow", reason="the TF-parity suite needs tensorflow-c
 from tests.parity import tolerances
 from tests.parity._compare import assert_close
 from tests.parity._layers import dropout_mask_stats, fast_cases, float64_skip_reason, full_cases, run_layer_case
+from tests.parity._more_layers import batchnorm_cases, merge_cases, run_batchnorm_case, run_merge_case
 
 pytestmark = pytest.mark.tf
 
@@ -27,6 +29,21 @@ def test_layer_matches_keras(case, dtype):
     if dtype == "float64" and float64_skip_reason(case):
         pytest.skip(float64_skip_reason(case))
     for quantity, ours, theirs in run_layer_case(case, dtype):
+        assert_close(case.component, f"{case.id} {quantity} {dtype}", ours, theirs, tolerances.LAYER[dtype])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in batchnorm_cases()])
+def test_batchnorm_matches_keras(case, dtype):
+    """y, dx, dgamma, dbeta and the moving statistics after one forward, training or not."""
+    for quantity, ours, theirs in run_batchnorm_case(case, dtype):
+        assert_close(case.component, f"{case.id} {quantity} {dtype}", ours, theirs, tolerances.LAYER[dtype])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in merge_cases()])
+def test_merge_layer_matches_keras(case, dtype):
+    for quantity, ours, theirs in run_merge_case(case, dtype):
         assert_close(case.component, f"{case.id} {quantity} {dtype}", ours, theirs, tolerances.LAYER[dtype])
 
 
