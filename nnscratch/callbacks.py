@@ -222,8 +222,8 @@ class ModelCheckpoint(_MonitorCallback):
 
     ``filepath`` may hold ``{epoch:02d}`` (1-based, as Keras) and any log key, e.g.
     ``'ckpt_{epoch:02d}-{val_accuracy:.2f}.npz'``. With ``save_weights_only=True`` the file is
-    ``model.save_weights`` (must end in '.npz', nnscratch's weights format; Keras wants
-    '.weights.h5'), otherwise ``model.save`` ('.keras' or '.nnscratch'). With
+    ``model.save_weights`` ('.npz', nnscratch's format with optimizer state, or Keras's
+    '.weights.h5', which Keras itself can load), otherwise ``model.save`` ('.keras' or '.nnscratch'). With
     ``save_best_only`` a file is written only when ``monitor`` improved (if the key is missing,
     Keras warns and saves anyway). ``initial_value_threshold`` is the best value to beat first."""
 
@@ -235,9 +235,9 @@ class ModelCheckpoint(_MonitorCallback):
         if save_freq != "epoch":
             raise ValueError(f"ModelCheckpoint: only save_freq='epoch' is supported, received {save_freq!r}")
         self.save_freq = save_freq
-        if self.save_weights_only and not self.filepath.endswith(".npz"):
+        if self.save_weights_only and not self.filepath.endswith((".npz", ".weights.h5")):
             raise ValueError("ModelCheckpoint: with save_weights_only=True the filepath must end in '.npz' "
-                             f"(nnscratch's weights format), received {self.filepath!r}")
+                             f"(nnscratch's weights format) or '.weights.h5' (Keras's), received {self.filepath!r}")
         if not self.save_weights_only and not self.filepath.endswith((".keras", ".nnscratch")):
             raise ValueError("ModelCheckpoint: the filepath must end in '.keras' or '.nnscratch' (a whole model), "
                              f"received {self.filepath!r}")

@@ -80,8 +80,12 @@ def arrays_to_bytes(arrays) -> bytes:
 
 def save_weights(model, path):
     path = os.fspath(path)
+    if path.endswith(".weights.h5"):  # Keras 3's format, readable by keras_model.load_weights
+        from nnscratch import keras_io
+
+        return keras_io.save_keras_weights(model, path)
     if not path.endswith(".npz"):
-        raise ValueError(f"save_weights: the file name must end in '.npz', received {path!r}")
+        raise ValueError(f"save_weights: the file name must end in '.npz' or '.weights.h5', received {path!r}")
     if not model.built:
         raise ValueError(f"save_weights: model '{model.name}' is not built yet, so it has no weights")
     atomic_write_bytes(path, arrays_to_bytes(weights_to_arrays(model)))

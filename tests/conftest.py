@@ -100,3 +100,12 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "parity" in item.path.parts:
             item.add_marker(pytest.mark.tf)
+
+
+# ============================================================================ TF-parity --full option
+# Owner: parity (issue 3). Registered here so that `python -m pytest --full` works from the
+# repository root; tests/parity/conftest.py reads it and skips the 'slow' grid points without it.
+def pytest_addoption(parser):
+    parser.addoption("--full", action="store_true", default=False,
+                     help="TF parity: run the full grid (tests marked 'slow'), not only the representative subset")
+# ======================================================================== end TF-parity --full option

@@ -151,8 +151,9 @@ def test_model_checkpoint_save_best_only_writes_on_improvement(tmp_path):
     model.save = lambda path, overwrite=True: saved.append(os.path.basename(path))
     run_epochs(cb, [1.0, 0.8, 0.9, 0.7], model=model)
     assert saved == ["m_1.keras", "m_2.keras", "m_4.keras"]
-    with pytest.raises(ValueError, match="'.npz'"):
-        C.ModelCheckpoint("w.weights.h5", save_weights_only=True)
+    with pytest.raises(ValueError, match="'.npz'.*'.weights.h5'"):
+        C.ModelCheckpoint("w.h5", save_weights_only=True)
+    C.ModelCheckpoint("w.weights.h5", save_weights_only=True)  # Keras's weights file is accepted
     with pytest.raises(ValueError, match="'.keras'"):
         C.ModelCheckpoint("m.npz")
 

@@ -55,77 +55,84 @@ def bce_ref(y_pred, t, from_logits, ls=0.0):
 
 
 @pytest.mark.parametrize("from_logits", [True, False])
-def test_sparse_categorical_crossentropy_value_and_gradient(data, from_logits):
+def test_sparse_categorical_crossentropy_value_and_gradient(backend, data, from_logits):
     z, y, _ = data
     y_pred = z if from_logits else softmax(z)
+    dev = backend.to_device
     loss = losses.SparseCategoricalCrossentropy(from_logits=from_logits)
-    np.testing.assert_allclose(float(loss(y, y_pred)), scce_ref(y_pred, y, from_logits), rtol=1e-12)
-    result = nn.debug.gradient_check(loss, y_pred, y)
+    np.testing.assert_allclose(float(loss(dev(y), dev(y_pred))), scce_ref(y_pred, y, from_logits), rtol=1e-12)
+    result = nn.debug.gradient_check(loss, dev(y_pred), dev(y))
     assert result.max_error < GRAD_TOL, result
 
 
-def test_sparse_labels_of_shape_n_by_1_are_accepted(data):
+def test_sparse_labels_of_shape_n_by_1_are_accepted(backend, data):
     z, y, _ = data
+    dev = backend.to_device
     loss = losses.SparseCategoricalCrossentropy(from_logits=True)
-    assert float(loss(y[:, None], z)) == float(loss(y, z))
+    assert float(loss(dev(y[:, None]), dev(z))) == float(loss(dev(y), dev(z)))
 
 
-def test_sparse_categorical_crossentropy_renormalises_clipped_probabilities():
+def test_sparse_categorical_crossentropy_renormalises_clipped_probabilities(backend):
     # Keras: unnormalised [.2, .2, .2] gives ln 3, not -ln 0.2
-    p = np.array([[0.2, 0.2, 0.2]])
-    value = float(losses.SparseCategoricalCrossentropy()(np.array([1]), p))
+    p = backend.to_device(np.array([[0.2, 0.2, 0.2]]))
+    value = float(losses.SparseCategoricalCrossentropy()(backend.to_device(np.array([1])), p))
     assert abs(value - np.log(3.0)) < 1e-12
 
 
 @pytest.mark.parametrize("from_logits", [True, False])
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
-def test_categorical_crossentropy_value_and_gradient(data, from_logits, label_smoothing):
+def test_categorical_crossentropy_value_and_gradient(backend, data, from_logits, label_smoothing):
     z, _, onehot = data
     y_pred = z if from_logits else softmax(z) * 1.7  # unnormalised: Keras divides by the sum first
+    dev = backend.to_device
     loss = losses.CategoricalCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing)
-    np.testing.assert_allclose(float(loss(onehot, y_pred)), cce_ref(y_pred, onehot, from_logits, label_smoothing),
-                               rtol=1e-12)
-    result = nn.debug.gradient_check(loss, y_pred, onehot)
+    np.testing.assert_allclose(float(loss(dev(onehot), dev(y_pred))),
+                               cce_ref(y_pred, onehot, from_logits, label_smoothing), rtol=1e-12)
+    result = nn.debug.gradient_check(loss, dev(y_pred), dev(onehot))
     assert result.max_error < GRAD_TOL, result
 
 
 @pytest.mark.parametrize("from_logits", [True, False])
 @pytest.mark.parametrize("K", [1, 3])
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.2])
-def test_binary_crossentropy_value_and_gradient(from_logits, K, label_smoothing):
+def test_binary_crossentropy_value_and_gradient(backend, from_logits, K, label_smoothing):
     rng = np.random.default_rng(1)
     z = rng.standard_normal((N, K)) * 2
     t = rng.integers(0, 2, (N, K)).astype(np.float64)
     y_pred = z if from_logits else 1 / (1 + np.exp(-z))
+    dev = backend.to_device
     loss = losses.BinaryCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing)
-    np.testing.assert_allclose(float(loss(t, y_pred)), bce_ref(y_pred, t, from_logits, label_smoothing), rtol=1e-12)
-    result = nn.debug.gradient_check(loss, y_pred, t)
+    np.testing.assert_allclose(float(loss(dev(t), dev(y_pred))), bce_ref(y_pred, t, from_logits, label_smoothing),
+                               rtol=1e-12)
+    result = nn.debug.gradient_check(loss, dev(y_pred), dev(t))
     assert result.max_error < GRAD_TOL, result
 
 
-def test_binary_crossentropy_gradient_is_zero_outside_the_clip():
-    p = np.array([[1e-9], [0.5], [1 - 1e-9]])
+def test_binary_crossentropy_gradient_is_zero_outside_the_clip(backend):
+    p = backend.to_device(np.array([[1e-9], [0.5], [1 - 1e-9]]))
     loss = losses.BinaryCrossentropy()
-    loss(np.array([[1.0], [1.0], [0.0]]), p)
-    g = loss.backward()
+    loss(backend.to_device(np.array([[1.0], [1.0], [0.0]])), p)
+    g = backend.to_host(loss.backward())
     assert g[0, 0] == 0.0 and g[2, 0] == 0.0 and g[1, 0] != 0.0
 
 
 @pytest.mark.parametrize("cls,ref", [(losses.MeanSquaredError, lambda d: (d ** 2).mean()),
                                      (losses.MeanAbsoluteError, lambda d: np.abs(d).mean())])
 @pytest.mark.parametrize("shape", [(N, 1), (N, 4), (3, 4, 2)])
-def test_regression_losses_value_and_gradient(cls, ref, shape):
+def test_regression_losses_value_and_gradient(backend, cls, ref, shape):
     rng = np.random.default_rng(2)
     y_true = rng.standard_normal(shape)
     y_pred = y_true + rng.choice([-1, 1], shape) * (0.01 + rng.random(shape))  # |diff| > 0.01: no kink
+    dev = backend.to_device
     loss = cls()
-    np.testing.assert_allclose(float(loss(y_true, y_pred)), ref(y_pred - y_true), rtol=1e-12)
-    result = nn.debug.gradient_check(loss, y_pred, y_true)
+    np.testing.assert_allclose(float(loss(dev(y_true), dev(y_pred))), ref(y_pred - y_true), rtol=1e-12)
+    result = nn.debug.gradient_check(loss, dev(y_pred), dev(y_true))
     assert result.max_error < GRAD_TOL, result
 
 
-def test_reduction_sum_is_n_times_the_mean(data):
+def test_reduction_sum_is_n_times_the_mean(backend, data):
     z, y, _ = data
+    z, y = backend.to_device(z), backend.to_device(y)
     mean = float(losses.SparseCategoricalCrossentropy(from_logits=True)(y, z))
     total = float(losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")(y, z))
     assert abs(total - N * mean) < 1e-12 * total
@@ -138,7 +145,7 @@ def test_reduction_sum_is_n_times_the_mean(data):
     lambda fl: losses.CategoricalCrossentropy(from_logits=fl, label_smoothing=0.1),
     lambda fl: losses.BinaryCrossentropy(from_logits=fl),
 ], ids=["scce", "cce", "cce-smoothing", "bce"])
-def test_fused_logits_path_equals_from_logits_true(data, make):
+def test_fused_logits_path_equals_from_logits_true(backend, data, make):
     z, y, onehot = data
     probe = make(False)
     if isinstance(probe, losses.SparseCategoricalCrossentropy):
@@ -147,50 +154,53 @@ def test_fused_logits_path_equals_from_logits_true(data, make):
         labels = (onehot > 0).astype(np.float64)
     else:
         labels = onehot
+    z, labels = backend.to_device(z), backend.to_device(labels)
     fused = make(False)
     direct = make(True)
     v_fused = float(fused.forward_logits(z, fused.check_labels(labels, z)))
     v_direct = float(direct.forward(z, direct.check_labels(labels, z)))
     assert v_fused == v_direct
-    np.testing.assert_array_equal(fused.backward(), direct.backward())
+    np.testing.assert_array_equal(backend.to_host(fused.backward()), backend.to_host(direct.backward()))
     result = nn.debug.gradient_check(make(False), z, labels, from_logits_path=True)
     assert result.max_error < GRAD_TOL, result
 
 
-def test_fused_softmax_gradient_is_softmax_minus_onehot_over_n(data):
+def test_fused_softmax_gradient_is_softmax_minus_onehot_over_n(backend, data):
     z, y, onehot = data
+    z_dev = backend.to_device(z)
     loss = losses.SparseCategoricalCrossentropy()
-    loss.forward_logits(z, loss.check_labels(y, z))
-    np.testing.assert_allclose(loss.backward(), (softmax(z) - onehot) / N, rtol=1e-12, atol=1e-15)
+    loss.forward_logits(z_dev, loss.check_labels(backend.to_device(y), z_dev))
+    np.testing.assert_allclose(backend.to_host(loss.backward()), (softmax(z) - onehot) / N, rtol=1e-12, atol=1e-15)
 
 
 # ----------------------------------------------------------------------------- stability
-def test_large_logits_stay_finite():
+def test_large_logits_stay_finite(backend):
+    dev, host = backend.to_device, backend.to_host
     z = np.array([[1e4, 0.0, -1e4], [0.0, 1e4, 0.0]])
     y = np.array([2, 1])
     for loss, labels in [(losses.SparseCategoricalCrossentropy(from_logits=True), y),
                          (losses.CategoricalCrossentropy(from_logits=True), np.eye(3)[y])]:
-        value = float(loss(labels, z))
+        value = float(loss(dev(labels), dev(z)))
         assert np.isfinite(value) and abs(value - 2e4 / 2) < 1e-6 * 1e4  # (2e4 + 0) / 2
-        assert np.all(np.isfinite(loss.backward()))
+        assert np.all(np.isfinite(host(loss.backward())))
     b = losses.BinaryCrossentropy(from_logits=True)
-    value = float(b(np.array([[0.0], [1.0]]), np.array([[1e4], [-1e4]])))
+    value = float(b(dev(np.array([[0.0], [1.0]])), dev(np.array([[1e4], [-1e4]]))))
     assert np.isfinite(value) and abs(value - 1e4) < 1e-6 * 1e4
-    assert np.all(np.isfinite(b.backward()))
+    assert np.all(np.isfinite(host(b.backward())))
 
 
-def test_large_logits_stay_finite_in_float32():
-    z = np.array([[1e4, 0.0, -1e4]], dtype=np.float32)
+def test_large_logits_stay_finite_in_float32(backend):
+    z = backend.to_device(np.array([[1e4, 0.0, -1e4]], dtype=np.float32))
     loss = losses.SparseCategoricalCrossentropy(from_logits=True)
-    assert np.isfinite(float(loss(np.array([2]), z)))
-    assert np.all(np.isfinite(loss.backward()))
+    assert np.isfinite(float(loss(backend.to_device(np.array([2])), z)))
+    assert np.all(np.isfinite(backend.to_host(loss.backward())))
 
 
 # ----------------------------------------------------------------------------- label validation
 @pytest.mark.parametrize("labels", [np.array([0, 1, 5]), np.array([0, -1, 2])])
-def test_sparse_labels_out_of_range_raise_with_the_range(labels):
+def test_sparse_labels_out_of_range_raise_with_the_range(backend, labels):
     with pytest.raises(ValueError, match=r"\[0, 4\]"):
-        losses.SparseCategoricalCrossentropy()(labels, np.full((3, C), 1 / C))
+        losses.SparseCategoricalCrossentropy()(backend.to_device(labels), backend.to_device(np.full((3, C), 1 / C)))
 
 
 def test_sparse_loss_refuses_non_integer_float_labels():
@@ -245,10 +255,11 @@ def test_loss_config_round_trip(loss):
     assert type(losses.deserialize(losses.serialize(loss))) is type(loss)
 
 
-def test_loss_gradient_check_accepts_non_contiguous_predictions(data):
+def test_loss_gradient_check_accepts_non_contiguous_predictions(backend, data):
     # a transposed view must be checked like its contiguous copy (perturbations reach it)
     z, y, _ = data
-    z_view = np.ascontiguousarray(z.T).T
+    z_view = backend.to_device(np.ascontiguousarray(z.T)).T  # a transposed view of a device array
     assert not z_view.flags.c_contiguous
-    result = nn.debug.gradient_check(losses.SparseCategoricalCrossentropy(from_logits=True), z_view, y)
+    result = nn.debug.gradient_check(losses.SparseCategoricalCrossentropy(from_logits=True), z_view,
+                                     backend.to_device(y))
     assert result.max_error < GRAD_TOL, result

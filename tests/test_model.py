@@ -80,7 +80,7 @@ def test_summary_of_lenet_with_same_pools_reports_81194_params():
 
 
 # ----------------------------------------------------------------------------- fit / evaluate / predict
-def test_fit_returns_history_with_keras_keys():
+def test_fit_returns_history_with_keras_keys(backend):
     model = mlp()
     x, y = toy_data()
     h = model.fit(x, y, batch_size=8, epochs=3, verbose=0)
@@ -91,7 +91,7 @@ def test_fit_returns_history_with_keras_keys():
     assert all(len(v) == 2 for v in h.history.values())
 
 
-def test_epoch_loss_is_batch_size_weighted_mean_of_pre_update_batch_losses():
+def test_epoch_loss_is_batch_size_weighted_mean_of_pre_update_batch_losses(backend):
     x, y = toy_data(n=10)
     model, replay = mlp(seed=3), mlp(seed=4)
     replay.set_weights(model.get_weights())
@@ -113,7 +113,7 @@ def test_epoch_loss_is_batch_size_weighted_mean_of_pre_update_batch_losses():
     assert model.optimizer.iterations == replay.optimizer.iterations == 3
 
 
-def test_evaluate_returns_loss_and_accuracy_from_their_definitions():
+def test_evaluate_returns_loss_and_accuracy_from_their_definitions(backend):
     model = mlp(seed=1)
     x, y = toy_data(n=37, seed=5)
     loss, acc = model.evaluate(x, y, batch_size=8, verbose=0)
@@ -124,13 +124,13 @@ def test_evaluate_returns_loss_and_accuracy_from_their_definitions():
     assert acc == pytest.approx(np.mean(z.argmax(axis=1) == y), abs=1e-12)
 
 
-def test_predict_returns_a_numpy_array_of_output_shape():
+def test_predict_returns_a_numpy_array_of_output_shape(backend):
     model = mlp()
     out = model.predict(np.zeros((13, 6), dtype="float32"), batch_size=4)
     assert isinstance(out, np.ndarray) and out.shape == (13, 3) and out.dtype == np.float32
 
 
-def test_train_on_batch_returns_pre_update_loss_and_updates_weights():
+def test_train_on_batch_returns_pre_update_loss_and_updates_weights(backend):
     model = mlp(seed=2)
     x, y = toy_data(n=16)
     before = model.test_on_batch(x, y)
@@ -142,7 +142,7 @@ def test_train_on_batch_returns_pre_update_loss_and_updates_weights():
     assert model.test_on_batch(x, y)[0] < before[0], "one Adam step on the same batch lowers its loss"
 
 
-def test_validation_split_takes_the_last_fraction():
+def test_validation_split_takes_the_last_fraction(backend):
     model = mlp(seed=6)
     x, y = toy_data(n=50, seed=7)
     h = model.fit(x, y, batch_size=8, epochs=1, validation_split=0.2, shuffle=True, verbose=0)
@@ -154,7 +154,7 @@ def test_validation_split_takes_the_last_fraction():
 
 
 # ----------------------------------------------------------------------------- accuracy resolution
-def test_accuracy_is_binary_for_one_unit_output():
+def test_accuracy_is_binary_for_one_unit_output(backend):
     rng = np.random.default_rng(8)
     x = rng.standard_normal((30, 4)).astype("float32")
     y = rng.integers(0, 2, 30).astype("float32")
@@ -164,7 +164,7 @@ def test_accuracy_is_binary_for_one_unit_output():
     assert acc == pytest.approx(np.mean((p > 0.5) == (y > 0.5)), abs=1e-12)
 
 
-def test_accuracy_is_sparse_for_integer_labels_and_categorical_for_one_hot():
+def test_accuracy_is_sparse_for_integer_labels_and_categorical_for_one_hot(backend):
     x, y = toy_data(n=30, seed=9)
     sparse = mlp(seed=9, out_activation="softmax", loss="sparse_categorical_crossentropy")
     _, acc_s = sparse.evaluate(x, y, verbose=0)
@@ -178,7 +178,7 @@ def test_accuracy_is_sparse_for_integer_labels_and_categorical_for_one_hot():
 
 
 # ----------------------------------------------------------------------------- fused softmax + CE
-def test_softmax_output_with_probability_loss_uses_the_logits():
+def test_softmax_output_with_probability_loss_uses_the_logits(backend):
     model = nn.Sequential([nn.Input(shape=(1,)), nn.layers.Dense(3, activation="softmax")])
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.set_weights([np.array([[60.0, 0.0, 0.0]], dtype="float32"), np.zeros(3, dtype="float32")])
@@ -195,7 +195,7 @@ def test_softmax_output_with_probability_loss_uses_the_logits():
     p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
     dz = (np.stack([p, p]) - np.eye(3)[y]) / 2
     dW = x.T.astype(np.float64) @ dz
-    np.testing.assert_allclose(model.layers[0].grads["kernel"], dW, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(backend.to_host(model.layers[0].grads["kernel"]), dW, rtol=1e-6, atol=1e-7)
 
 
 # ----------------------------------------------------------------------------- reproducibility, float64
@@ -210,7 +210,7 @@ def _seeded_run(seed):
     return model.get_weights(), h.history
 
 
-def test_set_random_seed_makes_runs_bit_for_bit_identical():
+def test_set_random_seed_makes_runs_bit_for_bit_identical(backend):
     w1, h1 = _seeded_run(123)
     w2, h2 = _seeded_run(123)
     w3, _ = _seeded_run(124)
@@ -220,20 +220,20 @@ def test_set_random_seed_makes_runs_bit_for_bit_identical():
     assert not all(np.array_equal(a, b) for a, b in zip(w1, w3))
 
 
-def test_float64_trains_in_float64():
+def test_float64_trains_in_float64(backend):
     backend.set_floatx("float64")
     model = mlp(seed=0)
     x, y = toy_data()
     h = model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     assert all(w.dtype == np.float64 for w in model.get_weights())
-    assert all(g.dtype == np.float64 for _, _, g in model.parameters())
+    assert all(backend.to_host(g).dtype == np.float64 for _, _, g in model.parameters())
     assert model.predict(x).dtype == np.float64
-    assert all(st.dtype == np.float64 for s in model.optimizer.state.values() for st in s.values())
+    assert all(backend.to_host(st).dtype == np.float64 for s in model.optimizer.state.values() for st in s.values())
     assert np.isfinite(h.history["loss"][0])
 
 
 # ----------------------------------------------------------------------------- weights files
-def test_save_and_load_weights_round_trip(tmp_path):
+def test_save_and_load_weights_round_trip(backend, tmp_path):
     model, other = mlp(seed=0), mlp(seed=1)
     x, y = toy_data()
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
@@ -307,25 +307,25 @@ def small_cnn():
     return model
 
 
-def test_whole_model_gradient_check_mlp_float64():
+def test_whole_model_gradient_check_mlp_float64(backend):
     backend.set_floatx("float64")
     model = mlp(seed=0, units=(7, 5), activation="tanh")
     x, y = toy_data(n=5)
-    result = nn.debug.gradient_check(model, x, y)
+    result = nn.debug.gradient_check(model, backend.to_device(x), backend.to_device(y))
     assert {"x"} | {k for k, _, _ in model.parameters()} == set(result)
     assert result.max_error < GRAD_TOL, result
 
 
-def test_whole_model_gradient_check_cnn_float64():
+def test_whole_model_gradient_check_cnn_float64(backend):
     backend.set_floatx("float64")
     model = small_cnn()
-    x = np.random.default_rng(1).standard_normal((3, 7, 6, 2))
-    result = nn.debug.gradient_check(model, x, np.array([0, 2, 1]))
+    x = backend.to_device(np.random.default_rng(1).standard_normal((3, 7, 6, 2)))
+    result = nn.debug.gradient_check(model, x, backend.to_device(np.array([0, 2, 1])))
     assert len(result) == 1 + 6
     assert result.max_error < GRAD_TOL, result
 
 
-def test_model_gradient_check_names_a_planted_wrong_backward():
+def test_model_gradient_check_names_a_planted_wrong_backward(backend):
     backend.set_floatx("float64")
     model = mlp(seed=0, units=(7, 5), activation="tanh")
     x, y = toy_data(n=5)
@@ -338,7 +338,7 @@ def test_model_gradient_check_names_a_planted_wrong_backward():
         return dx
 
     bad_layer.backward = wrong_backward
-    result = nn.debug.gradient_check(model, x, y)
+    result = nn.debug.gradient_check(model, backend.to_device(x), backend.to_device(y))
     assert result.worst[0] == f"{bad_layer.name}/kernel"
     assert result.max_error > 0.1
     others = {k: v for k, v in result.items() if k != f"{bad_layer.name}/kernel"}

@@ -16,13 +16,14 @@ GRADS = [np.array([0.5, -1.5, 2e-5, 0.0]), np.array([-0.3, 1.0, -1e-5, 3.0]), np
 W0 = np.array([1.0, -2.0, 0.5, 0.0])
 
 
-def run(opt, grads=GRADS, w0=W0):
-    """Apply ``grads`` step by step to a copy of w0; return the weights after each step."""
-    w = w0.copy()
+def run(opt, backend, grads=GRADS, w0=W0):
+    """Apply ``grads`` step by step to a device copy of w0 (the backend fixture's device);
+    return host copies of the weights after each step."""
+    w = backend.to_device(w0.copy())
     out = []
     for g in grads:
-        opt.apply([g], [w])
-        out.append(w.copy())
+        opt.apply([backend.to_device(g)], [w])
+        out.append(backend.to_host(w).copy())
     return out
 
 
@@ -116,9 +117,9 @@ CASES = [
 
 
 @pytest.mark.parametrize("name,make,ref", CASES, ids=[c[0] for c in CASES])
-def test_optimizer_steps_match_keras_formulas_by_hand(name, make, ref):
+def test_optimizer_steps_match_keras_formulas_by_hand(backend, name, make, ref):
     opt = make()
-    got, expected = run(opt), ref()
+    got, expected = run(opt, backend), ref()
     for step, (a, b) in enumerate(zip(got, expected)):
         np.testing.assert_allclose(a, b, rtol=RTOL, atol=1e-15, err_msg=f"{name}: weights after step {step + 1}")
     assert opt.iterations == len(GRADS)
@@ -153,22 +154,23 @@ def test_schedules_at_steps_0_to_5(cls, ref, staircase):
 
 
 @pytest.mark.parametrize("staircase", [False, True])
-def test_first_update_uses_schedule_at_step_0_and_iterations_increments_after(staircase):
+def test_first_update_uses_schedule_at_step_0_and_iterations_increments_after(backend, staircase):
     sched = schedules.ExponentialDecay(0.1, 2, 0.5, staircase=staircase)
     opt = optimizers.SGD(sched)
-    w = np.zeros(1)
+    w = backend.to_device(np.zeros(1))
     for k in range(5):
         assert opt.iterations == k
         assert opt.learning_rate == pytest.approx(sched(k), rel=1e-15)
-        before = w.copy()
-        opt.apply([np.ones(1)], [w])
-        assert before[0] - w[0] == pytest.approx(sched(k), rel=1e-12), f"update {k} must use schedule({k})"
+        before = backend.to_host(w).copy()
+        opt.apply([backend.to_device(np.ones(1))], [w])
+        after = backend.to_host(w)
+        assert before[0] - after[0] == pytest.approx(sched(k), rel=1e-12), f"update {k} must use schedule({k})"
         assert opt.iterations == k + 1
 
 
-def test_sgd_momentum_keeps_lr_inside_the_velocity_under_a_schedule():
+def test_sgd_momentum_keeps_lr_inside_the_velocity_under_a_schedule(backend):
     sched = schedules.InverseTimeDecay(0.1, 1, 1.0)
-    got = run(optimizers.SGD(sched, momentum=0.9))
+    got = run(optimizers.SGD(sched, momentum=0.9), backend)
     for a, b in zip(got, sgd_ref(sched, 0.9)):
         np.testing.assert_allclose(a, b, rtol=RTOL, atol=1e-15)
 
@@ -179,19 +181,21 @@ def test_schedule_argument_errors():
 
 
 # ----------------------------------------------------------------------------- config
-@pytest.mark.parametrize("opt", [
-    optimizers.SGD(0.05, momentum=0.5, nesterov=True), optimizers.RMSprop(0.002, centered=True, momentum=0.1),
-    optimizers.Adam(0.003, amsgrad=True, clipnorm=1.0),
-    optimizers.Adamax(schedules.ExponentialDecay(0.01, 2000, 0.9)),
-    optimizers.Adagrad(schedules.InverseTimeDecay(0.1, 10, 0.5, staircase=True)),
-], ids=lambda o: type(o).__name__)
-def test_optimizer_config_round_trip(opt):
+@pytest.mark.parametrize("make", [  # factories: each backend's run gets a fresh optimizer (its own state)
+    lambda: optimizers.SGD(0.05, momentum=0.5, nesterov=True),
+    lambda: optimizers.RMSprop(0.002, centered=True, momentum=0.1),
+    lambda: optimizers.Adam(0.003, amsgrad=True, clipnorm=1.0),
+    lambda: optimizers.Adamax(schedules.ExponentialDecay(0.01, 2000, 0.9)),
+    lambda: optimizers.Adagrad(schedules.InverseTimeDecay(0.1, 10, 0.5, staircase=True)),
+], ids=["SGD", "RMSprop", "Adam", "Adamax", "Adagrad"])
+def test_optimizer_config_round_trip(backend, make):
+    opt = make()
     cfg = opt.get_config()
     clone = type(opt).from_config(cfg)
     assert clone.get_config() == cfg
     assert type(optimizers.deserialize(optimizers.serialize(opt))) is type(opt)
     # and the clone takes the same steps
-    for a, b in zip(run(opt), run(clone)):
+    for a, b in zip(run(opt, backend), run(clone, backend)):
         np.testing.assert_array_equal(a, b)
 
 
@@ -207,7 +211,7 @@ def _model_and_data(seed=0):
 
 
 @pytest.mark.parametrize("opt_name", ["sgd", "rmsprop", "adam", "adamax", "adagrad"])
-def test_optimizer_state_round_trips_through_save_and_load_weights(tmp_path, opt_name):
+def test_optimizer_state_round_trips_through_save_and_load_weights(backend, tmp_path, opt_name):
     def compiled(seed):
         model, x, y = _model_and_data(seed)
         kwargs = {"momentum": 0.9} if opt_name == "sgd" else {}

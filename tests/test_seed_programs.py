@@ -15,7 +15,7 @@ import pytest
 
 import nnscratch as nn
 
-import helpers
+from tests import helpers
 
 FULL = os.environ.get("NNSCRATCH_FULL") == "1"
 N_TRAIN = 60_000 if FULL else 10_000

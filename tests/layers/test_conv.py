@@ -61,9 +61,9 @@ IDS = [f"{h}x{w}x{c}-f{f}-k{k[0]}x{k[1]}-s{s[0]}x{s[1]}-{p}-d{d[0]}x{d[1]}" for 
 
 
 @pytest.mark.parametrize("H,W,C,F,kernel,strides,padding,dilation", CASES, ids=IDS)
-def test_conv2d_output_shape_follows_keras(H, W, C, F, kernel, strides, padding, dilation):
+def test_conv2d_output_shape_follows_keras(backend, H, W, C, F, kernel, strides, padding, dilation):
     layer = nn.layers.Conv2D(F, kernel, strides=strides, padding=padding, dilation_rate=dilation)
-    y = layer(np.zeros((2, H, W, C), dtype="float32"))
+    y = layer(backend.to_device(np.zeros((2, H, W, C), dtype="float32")))
     expected = (2, keras_out(H, kernel[0], strides[0], padding, dilation[0]),
                 keras_out(W, kernel[1], strides[1], padding, dilation[1]), F)
     assert y.shape == expected
@@ -72,7 +72,7 @@ def test_conv2d_output_shape_follows_keras(H, W, C, F, kernel, strides, padding,
 
 
 @pytest.mark.parametrize("H,W,C,F,kernel,strides,padding,dilation", CASES, ids=IDS)
-def test_conv2d_matches_naive_loop_convolution(H, W, C, F, kernel, strides, padding, dilation):
+def test_conv2d_matches_naive_loop_convolution(backend, H, W, C, F, kernel, strides, padding, dilation):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, H, W, C))
     with backend.floatx_scope("float64"):
@@ -80,14 +80,15 @@ def test_conv2d_matches_naive_loop_convolution(H, W, C, F, kernel, strides, padd
         layer.build((None, H, W, C))
     Wk, b = rng.standard_normal(kernel + (C, F)), rng.standard_normal(F)
     layer.set_weights([Wk, b])
-    y = layer(x)
+    y = backend.to_host(layer(backend.to_device(x)))
     # float64 on both sides, sums of <= 48 products: 1e-12 covers summation-order rounding
     np.testing.assert_allclose(y, conv2d_naive(x, Wk, b, strides, padding, dilation), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("H,W,C,F,kernel,strides,padding,dilation", CASES, ids=IDS)
 @pytest.mark.parametrize("activation", [None, "relu", "tanh"])
-def test_conv2d_backward_matches_numerical_gradient(H, W, C, F, kernel, strides, padding, dilation, activation):
+def test_conv2d_backward_matches_numerical_gradient(backend, H, W, C, F, kernel, strides, padding, dilation,
+                                                   activation):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((2, H, W, C))
     with backend.floatx_scope("float64"):
@@ -99,14 +100,16 @@ def test_conv2d_backward_matches_numerical_gradient(H, W, C, F, kernel, strides,
         z = nn.layers.Conv2D.from_config({**layer.get_config(), "activation": None, "name": "probe"})
         z.build((None, H, W, C))
         z.set_weights(layer.get_weights())
-        assert np.abs(z(x)).min() > 1e-3, "test setup: pre-activations must avoid relu's kink"
-    result = nn.debug.gradient_check(layer, x)
+        assert np.abs(backend.to_host(z(backend.to_device(x)))).min() > 1e-3, \
+            "test setup: pre-activations must avoid relu's kink"
+    result = nn.debug.gradient_check(layer, backend.to_device(x))
     assert set(result) == {"x", "kernel", "bias"}
     assert result.max_error < GRAD_TOL, result
 
 
 @pytest.mark.parametrize("H,W,C,F,kernel,strides,padding,dilation", [CASES[2], CASES[4], CASES[7]], ids=[IDS[2], IDS[4], IDS[7]])
-def test_conv2d_channels_first_equals_channels_last_on_transposed_data(H, W, C, F, kernel, strides, padding, dilation):
+def test_conv2d_channels_first_equals_channels_last_on_transposed_data(backend, H, W, C, F, kernel, strides,
+                                                                      padding, dilation):
     rng = np.random.default_rng(2)
     x = rng.standard_normal((2, H, W, C))
     with backend.floatx_scope("float64"):
@@ -118,21 +121,22 @@ def test_conv2d_channels_first_equals_channels_last_on_transposed_data(H, W, C, 
     weights = [rng.standard_normal(kernel + (C, F)), rng.standard_normal(F)]
     last.set_weights(weights)
     first.set_weights(weights)  # same Keras kernel layout (KH, KW, C_in, F) for both formats
-    y_last = last(x)
-    y_first = first(x.transpose(0, 3, 1, 2))
+    dev, host = backend.to_device, backend.to_host
+    y_last = host(last(dev(x)))
+    y_first = host(first(dev(x.transpose(0, 3, 1, 2))))
     assert first.output_shape == (None,) + y_last.shape[3:] + y_last.shape[1:3]
     np.testing.assert_allclose(y_first, y_last.transpose(0, 3, 1, 2), rtol=1e-12, atol=1e-12)
     dy = rng.standard_normal(y_last.shape)
-    dx_last = last.backward(dy)
-    dk_last = last.grads["kernel"].copy()
-    dx_first = first.backward(dy.transpose(0, 3, 1, 2))
+    dx_last = host(last.backward(dev(dy)))
+    dk_last = host(last.grads["kernel"]).copy()
+    dx_first = host(first.backward(dev(dy.transpose(0, 3, 1, 2))))
     np.testing.assert_allclose(dx_first, dx_last.transpose(0, 3, 1, 2), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(first.grads["kernel"], dk_last, rtol=1e-12, atol=1e-12)
-    result = nn.debug.gradient_check(first, x.transpose(0, 3, 1, 2))
+    np.testing.assert_allclose(host(first.grads["kernel"]), dk_last, rtol=1e-12, atol=1e-12)
+    result = nn.debug.gradient_check(first, dev(x.transpose(0, 3, 1, 2)))
     assert result.max_error < GRAD_TOL, result
 
 
-def test_conv2d_get_set_weights_keras_layout():
+def test_conv2d_get_set_weights_keras_layout(backend):
     layer = nn.layers.Conv2D(4, (3, 2))
     layer.build((None, 8, 8, 5))
     kernel, bias = layer.get_weights()
@@ -187,8 +191,8 @@ def test_conv2d_kernel_larger_than_input_with_valid_padding_raises():
         nn.layers.Conv2D(2, 5)(np.zeros((1, 4, 4, 1), dtype="float32"))
 
 
-def test_conv2d_backward_before_forward_raises_runtime_error():
+def test_conv2d_backward_before_forward_raises_runtime_error(backend):
     layer = nn.layers.Conv2D(2, 3, name="c_fresh")
     layer.build((None, 5, 5, 1))
     with pytest.raises(RuntimeError, match="c_fresh.*before forward"):
-        layer.backward(np.zeros((1, 3, 3, 2), dtype="float32"))
+        layer.backward(backend.to_device(np.zeros((1, 3, 3, 2), dtype="float32")))

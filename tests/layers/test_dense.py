@@ -15,24 +15,24 @@ def away_from_zero(rng, shape, margin=1e-3):
 
 
 @pytest.mark.parametrize("shape,units", [((4, 3), 5), ((1, 7), 1), ((6, 2), 3)])
-def test_dense_output_shape(shape, units):
+def test_dense_output_shape(backend, shape, units):
     layer = nn.layers.Dense(units)
-    y = layer(np.zeros(shape, dtype="float32"))
+    y = layer(backend.to_device(np.zeros(shape, dtype="float32")))
     assert y.shape == (shape[0], units)
     assert layer.output_shape == (None, units)
     assert layer.compute_output_shape((None,) + shape[1:]) == (None, units)
 
 
-def test_dense_contracts_last_axis_of_rank3_input():
+def test_dense_contracts_last_axis_of_rank3_input(backend):
     layer = nn.layers.Dense(4)
     x = np.random.default_rng(0).standard_normal((2, 5, 3)).astype("float32")
-    y = layer(x)
+    y = backend.to_host(layer(backend.to_device(x)))
     W, b = layer.get_weights()
     assert y.shape == (2, 5, 4)
     np.testing.assert_allclose(y, x @ W + b, rtol=1e-5, atol=1e-6)  # float32 matmul rounding
 
 
-def test_dense_weights_are_in_keras_layout_and_forward_is_xW_plus_b():
+def test_dense_weights_are_in_keras_layout_and_forward_is_xW_plus_b(backend):
     rng = np.random.default_rng(1)
     layer = nn.layers.Dense(3, activation="relu")
     layer.build((None, 4))
@@ -46,10 +46,11 @@ def test_dense_weights_are_in_keras_layout_and_forward_is_xW_plus_b():
     layer.set_weights([W, b])
     np.testing.assert_array_equal(layer.get_weights()[0], W)
     x = rng.standard_normal((5, 4)).astype("float32")
-    np.testing.assert_allclose(layer(x), np.maximum(x @ W + b, 0), rtol=1e-5, atol=1e-6)
+    y = backend.to_host(layer(backend.to_device(x)))
+    np.testing.assert_allclose(y, np.maximum(x @ W + b, 0), rtol=1e-5, atol=1e-6)
 
 
-def test_dense_get_weights_returns_copies():
+def test_dense_get_weights_returns_copies(backend):
     layer = nn.layers.Dense(2)
     layer.build((None, 3))
     w = layer.get_weights()[0]
@@ -59,7 +60,7 @@ def test_dense_get_weights_returns_copies():
 
 @pytest.mark.parametrize("activation", activations.names())
 @pytest.mark.parametrize("shape,units", [((4, 3), 5), ((3, 6), 2)])
-def test_dense_backward_matches_numerical_gradient(activation, shape, units):
+def test_dense_backward_matches_numerical_gradient(backend, activation, shape, units):
     rng = np.random.default_rng(2)
     layer = nn.layers.Dense(units, activation=activation)
     x = away_from_zero(rng, shape)
@@ -68,29 +69,29 @@ def test_dense_backward_matches_numerical_gradient(activation, shape, units):
         # put the pre-activations away from relu's kink: z = x W + b with a random bias
         W = rng.standard_normal(layer.params["kernel"].shape)
         layer.set_weights([W, rng.standard_normal(units)])
-        z = x @ W + layer.params["bias"]
+        z = x @ W + backend.to_host(layer.params["bias"])
         assert np.abs(z).min() > 1e-3, "test setup: pre-activations must avoid relu's kink"
-    result = nn.debug.gradient_check(layer, x)
+    result = nn.debug.gradient_check(layer, backend.to_device(x))
     assert set(result) == {"x", "kernel", "bias"}
     assert result.max_error < GRAD_TOL, result
 
 
-def test_dense_without_bias_has_only_a_kernel():
+def test_dense_without_bias_has_only_a_kernel(backend):
     layer = nn.layers.Dense(3, use_bias=False)
     layer.build((None, 2))
     assert list(layer.params) == ["kernel"] and len(layer.get_weights()) == 1
-    result = nn.debug.gradient_check(layer, np.random.default_rng(3).standard_normal((4, 2)))
+    result = nn.debug.gradient_check(layer, backend.to_device(np.random.default_rng(3).standard_normal((4, 2))))
     assert result.max_error < GRAD_TOL, result
 
 
-def test_dense_backward_does_not_mutate_dy():
+def test_dense_backward_does_not_mutate_dy(backend):
     layer = nn.layers.Dense(3, activation="relu")
     x = np.random.default_rng(4).standard_normal((4, 2)).astype("float32")
-    layer(x)
-    dy = np.ones((4, 3), dtype="float32")
+    layer(backend.to_device(x))
+    dy = backend.to_device(np.ones((4, 3), dtype="float32"))
     dx = layer.backward(dy)
     assert dx.shape == x.shape
-    assert np.all(dy == 1.0), "backward must not write into dy"
+    assert np.all(backend.to_host(dy) == 1.0), "backward must not write into dy"
 
 
 def test_dense_config_round_trip():
@@ -128,20 +129,21 @@ def test_dense_rank1_input_is_rejected_with_layer_name():
         layer(np.zeros((4,), dtype="float32"))
 
 
-def test_dense_backward_before_forward_raises_runtime_error():
+def test_dense_backward_before_forward_raises_runtime_error(backend):
     layer = nn.layers.Dense(3, name="fresh")
     layer.build((None, 2))
+    dy = backend.to_device(np.ones((1, 3), dtype="float32"))
     with pytest.raises(RuntimeError, match="fresh"):
-        layer.backward(np.ones((1, 3), dtype="float32"))
+        layer.backward(dy)
     with pytest.raises(RuntimeError, match="fresh"):
-        layer.call_backward(np.ones((1, 3), dtype="float32"))
+        layer.call_backward(dy)
 
 
-def test_dense_dy_of_wrong_shape_names_both_shapes():
+def test_dense_dy_of_wrong_shape_names_both_shapes(backend):
     layer = nn.layers.Dense(3, name="dd")
-    layer(np.zeros((2, 4), dtype="float32"))
+    layer(backend.to_device(np.zeros((2, 4), dtype="float32")))
     with pytest.raises(ValueError, match=r"dd.*\(2, 3\).*\(2, 4\)"):
-        layer.call_backward(np.ones((2, 4), dtype="float32"))
+        layer.call_backward(backend.to_device(np.ones((2, 4), dtype="float32")))
 
 
 def test_dense_set_weights_with_wrong_shape_names_both_shapes_and_changes_nothing():

@@ -6,22 +6,23 @@ import pytest
 import nnscratch as nn
 
 
-def test_dropout_is_identity_when_not_training():
+def test_dropout_is_identity_when_not_training(backend):
     x = np.random.default_rng(0).standard_normal((8, 16)).astype("float32")
+    x_dev = backend.to_device(x)
     layer = nn.layers.Dropout(0.5)
-    y = layer(x)  # training defaults to False
-    np.testing.assert_array_equal(y, x)
-    np.testing.assert_array_equal(layer(x, training=False), x)
+    y = layer(x_dev)  # training defaults to False
+    np.testing.assert_array_equal(backend.to_host(y), x)
+    np.testing.assert_array_equal(backend.to_host(layer(x_dev, training=False)), x)
     dy = np.ones_like(x)
-    np.testing.assert_array_equal(layer.backward(dy), dy)
+    np.testing.assert_array_equal(backend.to_host(layer.backward(backend.to_device(dy))), dy)
 
 
 @pytest.mark.parametrize("rate", [0.1, 0.25, 0.5, 0.8])
-def test_dropout_training_mask_statistics_and_scale(rate):
+def test_dropout_training_mask_statistics_and_scale(backend, rate):
     n = 200_000
     x = np.ones((n // 100, 100), dtype="float64")
     layer = nn.layers.Dropout(rate, seed=1)
-    y = layer(x, training=True)
+    y = backend.to_host(layer(backend.to_device(x), training=True))
     kept = y != 0
     # kept cells are scaled by exactly 1 / (1 - rate) (inverted dropout)
     np.testing.assert_allclose(y[kept], 1.0 / (1.0 - rate), rtol=1e-15)
@@ -32,29 +33,31 @@ def test_dropout_training_mask_statistics_and_scale(rate):
     assert abs(y.mean() - 1.0) < 5 * sd / (1 - rate)
 
 
-def test_dropout_scale_for_rate_quarter_is_four_thirds_in_float32():
-    y = nn.layers.Dropout(0.25, seed=0)(np.ones((10, 10), dtype="float32"), training=True)
+def test_dropout_scale_for_rate_quarter_is_four_thirds_in_float32(backend):
+    y = nn.layers.Dropout(0.25, seed=0)(backend.to_device(np.ones((10, 10), dtype="float32")), training=True)
+    y = backend.to_host(y)
     assert y.dtype == np.float32
     assert set(np.unique(y).tolist()) <= {0.0, float(np.float32(1.0) / np.float32(0.75))}
 
 
-def test_dropout_same_seed_gives_same_mask_and_different_seed_differs():
-    x = np.ones((50, 40))
+def test_dropout_same_seed_gives_same_mask_and_different_seed_differs(backend):
+    x = backend.to_device(np.ones((50, 40)))
     a = nn.layers.Dropout(0.5, seed=123)(x, training=True)
     b = nn.layers.Dropout(0.5, seed=123)(x, training=True)
     c = nn.layers.Dropout(0.5, seed=124)(x, training=True)
     np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a, c)
+    assert not np.array_equal(backend.to_host(a), backend.to_host(c))
 
 
-def test_dropout_draws_a_new_mask_each_training_call():
+def test_dropout_draws_a_new_mask_each_training_call(backend):
     layer = nn.layers.Dropout(0.5, seed=7)
-    x = np.ones((30, 30))
-    assert not np.array_equal(layer(x, training=True), layer(x, training=True))
+    x = backend.to_device(np.ones((30, 30)))
+    first, second = backend.to_host(layer(x, training=True)), backend.to_host(layer(x, training=True))
+    assert not np.array_equal(first, second)
 
 
-def test_dropout_global_seed_makes_unseeded_layers_reproducible():
-    x = np.ones((20, 20))
+def test_dropout_global_seed_makes_unseeded_layers_reproducible(backend):
+    x = backend.to_device(np.ones((20, 20)))
     nn.utils.set_random_seed(42)
     a = nn.layers.Dropout(0.3)(x, training=True)
     nn.utils.set_random_seed(42)
@@ -62,15 +65,15 @@ def test_dropout_global_seed_makes_unseeded_layers_reproducible():
     np.testing.assert_array_equal(a, b)
 
 
-def test_dropout_backward_uses_the_forward_mask_and_scale():
+def test_dropout_backward_uses_the_forward_mask_and_scale(backend):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((6, 9))
     layer = nn.layers.Dropout(0.4, seed=5)
-    y = layer(x, training=True)
+    y = backend.to_host(layer(backend.to_device(x), training=True))
     scale = y / x  # the mask and scale that forward applied (x has no zeros)
     assert set(np.round(np.unique(scale), 12).tolist()) <= {0.0, round(1 / 0.6, 12)}
     dy = rng.standard_normal(x.shape)
-    np.testing.assert_allclose(layer.backward(dy), dy * scale, rtol=1e-12)
+    np.testing.assert_allclose(backend.to_host(layer.backward(backend.to_device(dy))), dy * scale, rtol=1e-12)
     # the numerical gradient through a fixed mask agrees too
     mask = layer.cache["scaled_mask"]
 
@@ -78,13 +81,13 @@ def test_dropout_backward_uses_the_forward_mask_and_scale():
         def forward(self, x, training=False):
             return super().forward(x, training=True, mask=mask)
 
-    result = nn.debug.gradient_check(FixedMask(0.4), x)
+    result = nn.debug.gradient_check(FixedMask(0.4), backend.to_device(x))
     assert result.max_error < 1e-6, result  # float64 central differences
 
 
-def test_dropout_rate_zero_is_identity_even_when_training():
+def test_dropout_rate_zero_is_identity_even_when_training(backend):
     x = np.random.default_rng(4).standard_normal((4, 4))
-    np.testing.assert_array_equal(nn.layers.Dropout(0.0)(x, training=True), x)
+    np.testing.assert_array_equal(backend.to_host(nn.layers.Dropout(0.0)(backend.to_device(x), training=True)), x)
 
 
 def test_dropout_config_round_trip():
@@ -101,6 +104,6 @@ def test_dropout_invalid_rate_raises_with_valid_range(rate):
         nn.layers.Dropout(rate, name="drop_args")
 
 
-def test_dropout_backward_before_forward_raises():
+def test_dropout_backward_before_forward_raises(backend):
     with pytest.raises(RuntimeError, match="drop_fresh"):
-        nn.layers.Dropout(0.5, name="drop_fresh").backward(np.ones((2, 2)))
+        nn.layers.Dropout(0.5, name="drop_fresh").backward(backend.to_device(np.ones((2, 2))))

@@ -40,13 +40,13 @@ def test_valid_padding_is_zero():
 
 @pytest.mark.parametrize("KH,KW,SH,SW,DH,DW", [(3, 3, 1, 1, 1, 1), (2, 3, 2, 1, 1, 1), (3, 2, 2, 3, 1, 1),
                                                (3, 3, 1, 1, 2, 1), (2, 2, 1, 1, 2, 3)])
-def test_im2col_matches_its_definition(KH, KW, SH, SW, DH, DW):
+def test_im2col_matches_its_definition(backend, KH, KW, SH, SW, DH, DW):
     rng = np.random.default_rng(0)
     N, Hp, Wp, C = 2, 9, 8, 3
     x_pad = rng.standard_normal((N, Hp, Wp, C))
     H_out = (Hp - ((KH - 1) * DH + 1)) // SH + 1
     W_out = (Wp - ((KW - 1) * DW + 1)) // SW + 1
-    col = im.im2col(x_pad, KH, KW, SH, SW, H_out, W_out, DH, DW)
+    col = backend.to_host(im.im2col(backend.to_device(x_pad), KH, KW, SH, SW, H_out, W_out, DH, DW))
     assert col.shape == (N, H_out, W_out, KH, KW, C)
     expected = np.empty_like(col)
     for h in range(H_out):
@@ -59,7 +59,7 @@ def test_im2col_matches_its_definition(KH, KW, SH, SW, DH, DW):
 
 @pytest.mark.parametrize("KH,KW,SH,SW,DH,DW", [(3, 3, 1, 1, 1, 1), (2, 3, 2, 1, 1, 1), (3, 3, 1, 1, 2, 2),
                                                (4, 2, 3, 2, 1, 1)])
-def test_col2im_is_the_adjoint_of_im2col(KH, KW, SH, SW, DH, DW):
+def test_col2im_is_the_adjoint_of_im2col(backend, KH, KW, SH, SW, DH, DW):
     # <im2col(x), dcol> == <x, col2im(dcol)> for all x, dcol: the defining property of the
     # backward of a linear map. float64 sums of ~500 products: agreement to 1e-12 relative.
     rng = np.random.default_rng(1)
@@ -68,15 +68,16 @@ def test_col2im_is_the_adjoint_of_im2col(KH, KW, SH, SW, DH, DW):
     W_out = (Wp - ((KW - 1) * DW + 1)) // SW + 1
     x = rng.standard_normal((N, Hp, Wp, C))
     dcol = rng.standard_normal((N, H_out, W_out, KH, KW, C))
-    lhs = np.sum(im.im2col(x, KH, KW, SH, SW, H_out, W_out, DH, DW) * dcol)
-    rhs = np.sum(x * im.col2im(dcol, x.shape, SH, SW, DH, DW))
+    dev, host = backend.to_device, backend.to_host
+    lhs = np.sum(host(im.im2col(dev(x), KH, KW, SH, SW, H_out, W_out, DH, DW)) * dcol)
+    rhs = np.sum(x * host(im.col2im(dev(dcol), x.shape, SH, SW, DH, DW)))
     assert abs(lhs - rhs) <= 1e-12 * max(1.0, abs(lhs)), f"adjoint test: {lhs} vs {rhs}"
 
 
-def test_col2im_accumulates_overlapping_windows():
+def test_col2im_accumulates_overlapping_windows(backend):
     # a 3x3 kernel at stride 1 over a 5x5 image: the centre pixel is read by 9 windows
-    dcol = np.ones((1, 3, 3, 3, 3, 1))
-    dx = im.col2im(dcol, (1, 5, 5, 1), 1, 1)
+    dcol = backend.to_device(np.ones((1, 3, 3, 3, 3, 1)))
+    dx = backend.to_host(im.col2im(dcol, (1, 5, 5, 1), 1, 1))
     counts = np.zeros((5, 5))
     for h in range(3):
         for w in range(3):
@@ -84,10 +85,11 @@ def test_col2im_accumulates_overlapping_windows():
     np.testing.assert_array_equal(dx[0, :, :, 0], counts)
 
 
-def test_pad_then_crop_round_trips_and_pads_with_value():
+def test_pad_then_crop_round_trips_and_pads_with_value(backend):
     x = np.arange(2 * 3 * 4 * 2, dtype=np.float64).reshape(2, 3, 4, 2)
     pads = ((1, 2), (0, 1))
-    xp_ = im.pad_nhwc(x, pads, value=-5.0)
+    xp_dev = im.pad_nhwc(backend.to_device(x), pads, value=-5.0)
+    xp_ = backend.to_host(xp_dev)
     assert xp_.shape == (2, 6, 5, 2)
     assert (xp_[:, 0] == -5.0).all() and (xp_[:, -2:] == -5.0).all() and (xp_[:, :, -1] == -5.0).all()
-    np.testing.assert_array_equal(im.crop_nhwc(xp_, pads, 3, 4), x)
+    np.testing.assert_array_equal(backend.to_host(im.crop_nhwc(xp_dev, pads, 3, 4)), x)

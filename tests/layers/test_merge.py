@@ -35,37 +35,40 @@ def _inputs(k, shape=(3, 4), seed=1):
 
 @pytest.mark.parametrize("cls, k", [(nn.layers.Add, 2), (nn.layers.Add, 3), (nn.layers.Subtract, 2),
                                     (nn.layers.Multiply, 2), (nn.layers.Multiply, 3), (nn.layers.Average, 3)])
-def test_elementwise_merge_backward_matches_numerical_gradient(cls, k):
+def test_elementwise_merge_backward_matches_numerical_gradient(backend, cls, k):
     errors = merge_gradient_errors(cls(), _inputs(k))
     for name, err in errors.items():
         assert err < 1e-6, f"{cls.__name__}: gradient of {name} has relative error {err:.2e}"
 
 
 @pytest.mark.parametrize("axis, shapes", [(-1, [(2, 3, 4), (2, 3, 2)]), (1, [(2, 1, 4), (2, 3, 4), (2, 2, 4)])])
-def test_concatenate_backward_matches_numerical_gradient(axis, shapes):
+def test_concatenate_backward_matches_numerical_gradient(backend, axis, shapes):
     gen = np.random.default_rng(0)
     errors = merge_gradient_errors(nn.layers.Concatenate(axis=axis), [gen.standard_normal(s) for s in shapes])
     for name, err in errors.items():
         assert err < 1e-6, f"Concatenate(axis={axis}): gradient of {name} has relative error {err:.2e}"
 
 
-def test_merge_forward_values():
+def test_merge_forward_values(backend):
     a, b, c = _inputs(3)
-    np.testing.assert_allclose(nn.layers.Add()([a, b, c]), a + b + c, err_msg="Add")
-    np.testing.assert_allclose(nn.layers.Subtract()([a, b]), a - b, err_msg="Subtract")
-    np.testing.assert_allclose(nn.layers.Multiply()([a, b, c]), a * b * c, err_msg="Multiply")
-    np.testing.assert_allclose(nn.layers.Average()([a, b, c]), (a + b + c) / 3, err_msg="Average")
-    np.testing.assert_allclose(nn.layers.Concatenate()([a, b]), np.concatenate([a, b], -1), err_msg="Concatenate")
+    da, db, dc = (backend.to_device(v) for v in (a, b, c))
+    host = backend.to_host
+    np.testing.assert_allclose(host(nn.layers.Add()([da, db, dc])), a + b + c, err_msg="Add")
+    np.testing.assert_allclose(host(nn.layers.Subtract()([da, db])), a - b, err_msg="Subtract")
+    np.testing.assert_allclose(host(nn.layers.Multiply()([da, db, dc])), a * b * c, err_msg="Multiply")
+    np.testing.assert_allclose(host(nn.layers.Average()([da, db, dc])), (a + b + c) / 3, err_msg="Average")
+    np.testing.assert_allclose(host(nn.layers.Concatenate()([da, db])), np.concatenate([a, b], -1),
+                               err_msg="Concatenate")
 
 
-def test_merge_inputs_are_not_modified():
-    a, b = _inputs(2)
-    a0, b0 = a.copy(), b.copy()
+def test_merge_inputs_are_not_modified(backend):
+    a0, b0 = _inputs(2)
+    a, b = backend.to_device(a0.copy()), backend.to_device(b0.copy())
     layer = nn.layers.Add()
     layer([a, b])
-    layer.call_backward(np.ones_like(a))
-    np.testing.assert_array_equal(a, a0)
-    np.testing.assert_array_equal(b, b0)
+    layer.call_backward(backend.to_device(np.ones_like(a0)))
+    np.testing.assert_array_equal(backend.to_host(a), a0)
+    np.testing.assert_array_equal(backend.to_host(b), b0)
 
 
 def test_merge_shape_errors_name_the_layer():

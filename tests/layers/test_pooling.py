@@ -58,11 +58,11 @@ CLASSES = {"max": nn.layers.MaxPooling2D, "avg": nn.layers.AveragePooling2D}
 
 @pytest.mark.parametrize("op", ["max", "avg"])
 @pytest.mark.parametrize("H,W,pool,strides,padding", CASES, ids=IDS)
-def test_pooling_shape_and_values_match_naive_loop(op, H, W, pool, strides, padding):
+def test_pooling_shape_and_values_match_naive_loop(backend, op, H, W, pool, strides, padding):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, H, W, 3))
     layer = CLASSES[op](pool, strides=strides, padding=padding)
-    y = layer(x)
+    y = backend.to_host(layer(backend.to_device(x)))
     s = strides or pool
     if padding == "same":
         expected_hw = (math.ceil(H / s[0]), math.ceil(W / s[1]))
@@ -76,9 +76,9 @@ def test_pooling_shape_and_values_match_naive_loop(op, H, W, pool, strides, padd
 
 @pytest.mark.parametrize("op", ["max", "avg"])
 @pytest.mark.parametrize("H,W,pool,strides,padding", CASES, ids=IDS)
-def test_pooling_backward_matches_numerical_gradient(op, H, W, pool, strides, padding):
+def test_pooling_backward_matches_numerical_gradient(backend, op, H, W, pool, strides, padding):
     rng = np.random.default_rng(1)
-    x = distinct_values(rng, (2, H, W, 2))
+    x = backend.to_device(distinct_values(rng, (2, H, W, 2)))
     result = nn.debug.gradient_check(CLASSES[op](pool, strides=strides, padding=padding), x)
     assert set(result) == {"x"}
     assert result.max_error < GRAD_TOL, result
@@ -86,30 +86,31 @@ def test_pooling_backward_matches_numerical_gradient(op, H, W, pool, strides, pa
 
 @pytest.mark.parametrize("op", ["max", "avg"])
 @pytest.mark.parametrize("H,W,pool,strides,padding", [CASES[2], CASES[3], CASES[5]], ids=[IDS[2], IDS[3], IDS[5]])
-def test_pooling_channels_first_equals_channels_last_on_transposed_data(op, H, W, pool, strides, padding):
+def test_pooling_channels_first_equals_channels_last_on_transposed_data(backend, op, H, W, pool, strides, padding):
+    dev, host = backend.to_device, backend.to_host
     rng = np.random.default_rng(2)
     x = distinct_values(rng, (2, H, W, 3))
     last = CLASSES[op](pool, strides=strides, padding=padding)
     first = CLASSES[op](pool, strides=strides, padding=padding, data_format="channels_first")
-    y = last(x)
-    np.testing.assert_array_equal(first(x.transpose(0, 3, 1, 2)), y.transpose(0, 3, 1, 2))
+    y = host(last(dev(x)))
+    np.testing.assert_array_equal(host(first(dev(x.transpose(0, 3, 1, 2)))), y.transpose(0, 3, 1, 2))
     dy = rng.standard_normal(y.shape)
-    np.testing.assert_allclose(first.backward(dy.transpose(0, 3, 1, 2)), last.backward(dy).transpose(0, 3, 1, 2),
-                               rtol=1e-12, atol=1e-12)
-    result = nn.debug.gradient_check(first, x.transpose(0, 3, 1, 2))
+    np.testing.assert_allclose(host(first.backward(dev(dy.transpose(0, 3, 1, 2)))),
+                               host(last.backward(dev(dy))).transpose(0, 3, 1, 2), rtol=1e-12, atol=1e-12)
+    result = nn.debug.gradient_check(first, dev(x.transpose(0, 3, 1, 2)))
     assert result.max_error < GRAD_TOL, result
 
 
-def test_maxpool_tie_routes_whole_gradient_to_first_max_in_row_major_order():
+def test_maxpool_tie_routes_whole_gradient_to_first_max_in_row_major_order(backend):
     x = np.array([[1.0, 5.0, 2.0, 2.0],
                   [5.0, 5.0, 2.0, 2.0],
                   [0.0, 0.0, 3.0, 1.0],
                   [0.0, 0.0, 1.0, 3.0]]).reshape(1, 4, 4, 1)
     layer = nn.layers.MaxPooling2D(2)
-    y = layer(x)
+    y = backend.to_host(layer(backend.to_device(x)))
     np.testing.assert_array_equal(y[0, :, :, 0], [[5.0, 2.0], [0.0, 3.0]])
     dy = np.array([[10.0, 20.0], [30.0, 40.0]]).reshape(1, 2, 2, 1)
-    dx = layer.backward(dy)[0, :, :, 0]
+    dx = backend.to_host(layer.backward(backend.to_device(dy)))[0, :, :, 0]
     expected = np.zeros((4, 4))
     # first max in row-major order of each window
     for (h, w), g in np.ndenumerate(dy[0, :, :, 0]):
@@ -120,31 +121,31 @@ def test_maxpool_tie_routes_whole_gradient_to_first_max_in_row_major_order():
     assert dx[0, 1] == 10.0 and dx[1, 0] == 0.0 and dx[1, 1] == 0.0, "tie: only the first max gets dy"
 
 
-def test_maxpool_overlapping_windows_accumulate_gradient():
+def test_maxpool_overlapping_windows_accumulate_gradient(backend):
     # pool 3, stride 1 on 4x4: an isolated global max in the interior wins all 4 windows
     x = np.zeros((1, 4, 4, 1))
     x[0, 1, 2, 0] = 9.0
     x[0, :, :, 0] += np.arange(16).reshape(4, 4) * 1e-3  # no other ties
     layer = nn.layers.MaxPooling2D(3, strides=1)
-    y = layer(x)
+    y = layer(backend.to_device(x))
     assert y.shape == (1, 2, 2, 1)
-    dx = layer.backward(np.ones_like(y))
+    dx = backend.to_host(layer.backward(backend.to_device(np.ones(y.shape))))
     windows_containing = sum(1 for h in range(2) for w in range(2) if h <= 1 < h + 3 and w <= 2 < w + 3)
     assert dx[0, 1, 2, 0] == windows_containing == 4
     assert dx.sum() == 4.0
 
 
-def test_maxpool_same_pads_with_minus_infinity():
+def test_maxpool_same_pads_with_minus_infinity(backend):
     x = -np.arange(1, 26, dtype=np.float64).reshape(1, 5, 5, 1)  # all negative
-    y = nn.layers.MaxPooling2D(2, padding="same")(x)
+    y = backend.to_host(nn.layers.MaxPooling2D(2, padding="same")(backend.to_device(x)))
     np.testing.assert_array_equal(y, pool_naive(x, (2, 2), (2, 2), "same", "max"))
     assert y[0, -1, -1, 0] == -25.0, "the padded corner window returns its one real cell, not 0"
 
 
-def test_avgpool_same_excludes_padded_cells():
+def test_avgpool_same_excludes_padded_cells(backend):
     x = np.arange(1, 26, dtype=np.float64).reshape(1, 5, 5, 1)
     layer = nn.layers.AveragePooling2D(2, padding="same")
-    y = layer(x)
+    y = backend.to_host(layer(backend.to_device(x)))
     # expectations from the definition: mean over the real cells of each window
     img = x[0, :, :, 0]
     bottom_right = img[4:6, 4:6].mean()   # one real cell: 25
@@ -153,7 +154,7 @@ def test_avgpool_same_excludes_padded_cells():
     assert y[0, 2, 2, 0] == bottom_right == 25.0
     assert y[0, 0, 2, 0] == top_right == 7.5
     # backward: each cell gets dy / (number of real cells in its window)
-    dx = layer.backward(np.ones_like(y))[0, :, :, 0]
+    dx = backend.to_host(layer.backward(backend.to_device(np.ones_like(y))))[0, :, :, 0]
     counts = np.array([[4, 4, 2], [4, 4, 2], [2, 2, 1]], dtype=np.float64)
     expected = np.zeros((5, 5))
     for h in range(3):
@@ -191,7 +192,7 @@ def test_pooling_invalid_arguments_raise_value_error(cls, kwargs, valid):
 
 
 @pytest.mark.parametrize("cls", [nn.layers.MaxPooling2D, nn.layers.AveragePooling2D])
-def test_pooling_errors_name_the_layer(cls):
+def test_pooling_errors_name_the_layer(backend, cls):
     layer = cls(2, name="pool_err")
     with pytest.raises(ValueError, match=r"pool_err.*rank 4.*\(None, 4, 4\)"):
         layer(np.zeros((1, 4, 4)))
@@ -201,4 +202,4 @@ def test_pooling_errors_name_the_layer(cls):
     fresh = cls(2, name="pool_fresh")
     fresh.build((None, 4, 4, 1))
     with pytest.raises(RuntimeError, match="pool_fresh"):
-        fresh.backward(np.zeros((1, 2, 2, 1)))
+        fresh.backward(backend.to_device(np.zeros((1, 2, 2, 1))))
