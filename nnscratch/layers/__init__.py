@@ -9,8 +9,7 @@ from nnscratch.layers.input_layer import Input, InputLayer, SymbolicTensor
 from nnscratch.layers.merge import Add, Average, Concatenate, Multiply, Subtract
 from nnscratch.layers.normalization import BatchNormalization
 from nnscratch.layers.pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
-from nnscratch.layers.reshaping import Flatten
-from nnscratch.layers.reshaping2 import Reshape, ZeroPadding2D
+from nnscratch.layers.reshaping import Flatten, Reshape, ZeroPadding2D
 
 Convolution2D = Conv2D
 GlobalAvgPool2D, GlobalMaxPool2D = GlobalAveragePooling2D, GlobalMaxPooling2D

@@ -1,6 +1,7 @@
-"""Flatten: collapse every axis but the batch axis."""
+"""Reshaping layers: Flatten, Reshape and ZeroPadding2D (shape changes, no arithmetic)."""
 from __future__ import annotations
 
+from nnscratch import backend
 from nnscratch.layers.base import Layer, shape_str, standardize_data_format
 
 
@@ -53,4 +54,124 @@ class Flatten(Layer):
     def get_config(self):
         cfg = super().get_config()
         cfg["data_format"] = self.data_format
+        return cfg
+
+
+class Reshape(Layer):
+    """Reshape each sample to ``target_shape`` (the batch axis is kept).
+
+    Math: y = x.reshape(N, *target_shape);  dx = dy.reshape(x.shape).
+    Args: target_shape: tuple of ints, at most one -1 (inferred, as in Keras).
+    Cache: x_shape.
+    """
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        try:
+            target_shape = tuple(target_shape)
+        except TypeError:
+            raise TypeError(f"Reshape '{self.name}': target_shape must be a tuple of ints, received {target_shape!r}") from None
+        if not all(isinstance(d, int) and (d > 0 or d == -1) for d in target_shape) or target_shape.count(-1) > 1:
+            raise ValueError(f"Reshape '{self.name}': target_shape must hold positive ints and at most one -1, "
+                             f"received {target_shape!r}")
+        self.target_shape = target_shape
+
+    def compute_output_shape(self, input_shape):
+        size = 1
+        for d in input_shape[1:]:
+            if d is None:
+                return (input_shape[0],) + tuple(None if t == -1 else t for t in self.target_shape)
+            size *= d
+        known = 1
+        for d in self.target_shape:
+            if d != -1:
+                known *= d
+        if -1 in self.target_shape:
+            if size % known:
+                raise ValueError(f"Reshape '{self.name}': cannot reshape {shape_str(input_shape)} "
+                                 f"({size} values per sample) to {self.target_shape}")
+            return (input_shape[0],) + tuple(size // known if d == -1 else d for d in self.target_shape)
+        if known != size:
+            raise ValueError(f"Reshape '{self.name}': cannot reshape {shape_str(input_shape)} ({size} values per sample) "
+                             f"to {self.target_shape} ({known} values)")
+        return (input_shape[0],) + self.target_shape
+
+    def check_input_shape(self, input_shape):
+        self.compute_output_shape(input_shape)  # raises with the sizes if they do not fit
+
+    def forward(self, x, training=False):
+        self.cache = {"x_shape": x.shape}
+        return x.reshape((x.shape[0],) + tuple(self.output_shape[1:]))
+
+    def backward(self, dy):
+        return dy.reshape(self.cache["x_shape"])
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["target_shape"] = list(self.target_shape)
+        return cfg
+
+
+def _padding_pairs(padding, name):
+    """1 -> ((1, 1), (1, 1)); (1, 2) -> ((1, 1), (2, 2)); ((1, 0), (2, 3)) kept (Keras's forms)."""
+    if isinstance(padding, int) and not isinstance(padding, bool):
+        pairs = ((padding, padding), (padding, padding))
+    else:
+        try:
+            p = tuple(padding)
+            if len(p) != 2:
+                raise ValueError
+            pairs = tuple((q, q) if isinstance(q, int) else tuple(q) for q in p)
+        except (TypeError, ValueError):
+            raise ValueError(f"ZeroPadding2D '{name}': padding must be an int, (sym_h, sym_w) or "
+                             f"((top, bottom), (left, right)), received {padding!r}") from None
+    flat = [v for pair in pairs for v in pair]
+    if any(len(pair) != 2 for pair in pairs) or not all(isinstance(v, int) and v >= 0 for v in flat):
+        raise ValueError(f"ZeroPadding2D '{name}': padding amounts must be non-negative ints, received {padding!r}")
+    return pairs
+
+
+class ZeroPadding2D(Layer):
+    """Pad rows and columns of zeros around each image.
+
+    Math: y = x with ``top``/``bottom`` zero rows and ``left``/``right`` zero columns;
+          dx = the centre crop of dy (the padded cells have no input behind them).
+    Args: padding (int, (h, w) or ((top, bottom), (left, right)); default 1), data_format.
+    Input shape: (N, H, W, C) / (N, C, H, W). Output: H + top + bottom, W + left + right.
+    Cache: x_shape.
+    """
+
+    input_ndim = 4
+
+    def __init__(self, padding=(1, 1), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = _padding_pairs(padding, self.name)
+        self.data_format = standardize_data_format(data_format)
+
+    def _hw_axes(self):
+        return (1, 2) if self.data_format == "channels_last" else (2, 3)
+
+    def compute_output_shape(self, input_shape):
+        out = list(input_shape)
+        for ax, (a, b) in zip(self._hw_axes(), self.padding):
+            out[ax] = None if out[ax] is None else out[ax] + a + b
+        return tuple(out)
+
+    def forward(self, x, training=False):
+        xp = backend.get_array_module(x)
+        pad = [(0, 0)] * 4
+        for ax, pair in zip(self._hw_axes(), self.padding):
+            pad[ax] = pair
+        self.cache = {"x_shape": x.shape}
+        return xp.pad(x, pad)
+
+    def backward(self, dy):
+        index = [slice(None)] * 4
+        for ax, (a, b) in zip(self._hw_axes(), self.padding):
+            index[ax] = slice(a, dy.shape[ax] - b)
+        return dy[tuple(index)]
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(padding=[list(p) for p in self.padding], data_format=self.data_format)
         return cfg
