@@ -12,20 +12,11 @@ README_END = "<!-- results:end -->"
 
 
 def atomic_write(path, data, mode="w"):
-    """Write to a temp file in the same directory, flush + fsync, then os.replace."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, mode) as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write text (mode 'w') or bytes (mode 'wb') atomically: nnscratch.saving.atomic_path."""
+    from nnscratch.saving import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, mode) as f:
+        f.write(data)
 
 
 def _cell(s):

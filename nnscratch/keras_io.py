@@ -19,7 +19,6 @@ The optimizer state is not transferred: its slot layout is a Keras-internal deta
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
 
@@ -124,27 +123,16 @@ def save_keras_weights(model, path):
         raise ValueError(f"save_keras_weights: Keras requires the file name to end in '{SUFFIX}', received {path!r}")
     _require_built(model, "save_keras_weights")
     h5py = _h5py()
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=directory)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            layers_group = f.create_group("layers")
-            for layer, group in zip(weight_layers(model), group_names(model)):
-                vars_group = layers_group.create_group(group).create_group("vars")
-                vars_group.attrs["name"] = layer.name
-                for i, w in enumerate(layer.weights):
-                    vars_group.create_dataset(str(i), data=backend.to_host(w))
-            f.create_group("vars").attrs["name"] = model.name
-        with open(tmp, "rb+") as fh:
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from nnscratch.saving import atomic_path
+
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:  # temp file, fsync, os.replace
+        layers_group = f.create_group("layers")
+        for layer, group in zip(weight_layers(model), group_names(model)):
+            vars_group = layers_group.create_group(group).create_group("vars")
+            vars_group.attrs["name"] = layer.name
+            for i, w in enumerate(layer.weights):
+                vars_group.create_dataset(str(i), data=backend.to_host(w))
+        f.create_group("vars").attrs["name"] = model.name
 
 
 def _pairs(model, keras_model, what):

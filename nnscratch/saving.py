@@ -13,6 +13,7 @@ Loads read and validate everything before touching the model, so a failed load c
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -26,10 +27,13 @@ from nnscratch import backend
 FORMAT = "nnscratch-weights-v1"
 
 
-def atomic_write_bytes(path, data: bytes, make_dirs=True):
-    """Write ``data`` to ``path`` atomically: a temporary file in the same directory, flushed and
-    fsynced, then ``os.replace``d over the target, so an interrupted write leaves the old file
-    whole. The file gets the usual permissions (0666 minus the umask; mkstemp makes 0600)."""
+@contextlib.contextmanager
+def atomic_path(path, make_dirs=True):
+    """Context manager for writing ``path`` atomically with any writer: it yields a temporary
+    path in the same directory; when the block ends without error, that file is fsynced and
+    ``os.replace``d over ``path``, so an interrupted write leaves the old file whole (on error
+    the temporary file is removed). The file gets the usual permissions (0666 minus the umask;
+    mkstemp makes 0600)."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     if make_dirs:
@@ -37,19 +41,26 @@ def atomic_write_bytes(path, data: bytes, make_dirs=True):
     elif not os.path.isdir(directory):
         raise FileNotFoundError(f"cannot write {path!r}: directory {directory!r} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
+    os.close(fd)
     try:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
+        yield tmp
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_bytes(path, data: bytes, make_dirs=True):
+    """Write ``data`` to ``path`` atomically (see ``atomic_path``)."""
+    with atomic_path(path, make_dirs=make_dirs) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
 
 
 def weights_to_arrays(model, include_optimizer=True):
