@@ -619,11 +619,15 @@ class Model:
 
     def train_on_batch(self, x, y, return_dict=False):
         """One update on (x, y); returns [loss, metric...] for that batch (pre-update)."""
-        self._require_compiled("train_on_batch")
+        return self._on_batch("train_on_batch", self.train_step, x, y, return_dict)
+
+    def _on_batch(self, what, step, x, y, return_dict):
+        """Validate (x, y), run ``step`` once, return [loss, metric...] (or the dict)."""
+        self._require_compiled(what)
         n = _num_samples(x, "x")
         x_dev, y_dev = self._prepare_x(x), self._prepare_y(y, n)
         metric_fns = self._metric_fns(y_dev.shape)
-        loss, sums = self.train_step(x_dev, y_dev, metric_fns)
+        loss, sums = step(x_dev, y_dev, metric_fns)
         logs = self._logs(loss * n, sums, metric_fns, n)
         return logs if return_dict else (list(logs.values()) if len(logs) > 1 else logs["loss"])
 
@@ -635,13 +639,8 @@ class Model:
         return backward_steps(self, x, y, apply_update=apply_update)
 
     def test_on_batch(self, x, y, return_dict=False):
-        self._require_compiled("test_on_batch")
-        n = _num_samples(x, "x")
-        x_dev, y_dev = self._prepare_x(x), self._prepare_y(y, n)
-        metric_fns = self._metric_fns(y_dev.shape)
-        loss, sums = self.test_step(x_dev, y_dev, metric_fns)
-        logs = self._logs(loss * n, sums, metric_fns, n)
-        return logs if return_dict else (list(logs.values()) if len(logs) > 1 else logs["loss"])
+        """[loss, metric...] on (x, y) in inference mode, without an update."""
+        return self._on_batch("test_on_batch", self.test_step, x, y, return_dict)
 
     def __call__(self, x, training=False):
         if getattr(x, "_is_symbolic", False):
