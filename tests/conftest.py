@@ -13,7 +13,7 @@ itself, switched to the backend under test (and restored afterwards), so a test 
 ``backend.current()`` names the backend ('numpy', 'emulated' or 'cupy'). The parameters are
 
 * ``numpy``: plain NumPy;
-* ``emulated``: NumPy with CuPy's rules (nnscratch/_emulated.py): device arrays refuse
+* ``emulated``: NumPy with CuPy's rules (nnscratch/backend/emulated.py): device arrays refuse
   ``np.asarray`` and mixing with numpy arrays, and host syncs are counted;
 * ``cupy``: real CuPy, skipped with the reason unless CuPy imports and sees a GPU.
 

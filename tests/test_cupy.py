@@ -16,6 +16,7 @@ import pytest
 
 import nnscratch as nn
 from nnscratch import backend
+from nnscratch.models.data_adapter import prepare_x, prepare_y
 
 DEVICE = os.environ.get("NNSCRATCH_TEST_DEVICE", "cupy")
 REASON = "CuPy with a CUDA GPU is not available (pip install 'nnscratch[gpu]' on an NVIDIA machine)"
@@ -159,7 +160,7 @@ def test_training_step_makes_no_to_host_and_fit_matches_numpy():
 
     def run():
         model = _lenet()
-        xb, yb = model._prepare_x(x[:16]), model._prepare_y(y[:16], 16)
+        xb, yb = prepare_x(model, x[:16])[0], prepare_y(model, y[:16], 16)
         with backend.expect_no_sync():
             model.train_step(xb, yb, model._metric_fns(yb.shape))
         hist = model.fit(x, y, batch_size=16, epochs=2, verbose=0)
@@ -181,7 +182,7 @@ def test_memory_pool_is_reused_across_training_steps():
         nn.utils.set_random_seed(0)
         model = _lenet()
         gen = np.random.default_rng(7)
-        xb = model._prepare_x(gen.normal(size=(32, 12, 12, 1)))
+        xb = prepare_x(model, gen.normal(size=(32, 12, 12, 1)))[0]
         yb = model._prepare_y(gen.integers(0, 10, size=32), 32)
         metric_fns = model._metric_fns(yb.shape)
         for _ in range(3):  # warm-up: optimizer state and the pool's blocks get allocated

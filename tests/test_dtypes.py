@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import nnscratch as nn
+from nnscratch.models import cpu_threads
 
 L = nn.layers
 
@@ -137,7 +138,7 @@ def test_predict_sub_batches_equal_one_forward_pass(backend, monkeypatch):
     model = _small_lenet()
     x = np.random.default_rng(2).random((53, 12, 12, 1)).astype(np.float32)
     whole = backend.to_host(model(backend.to_device(x)))
-    monkeypatch.setattr(type(model), "INFERENCE_BUDGET", 1)  # forces the 32-row minimum
+    monkeypatch.setattr(cpu_threads, "INFERENCE_BUDGET", 1)  # forces the 32-row minimum
     for batch in (53, 40, 7, 100):
         np.testing.assert_allclose(model.predict(x, batch_size=batch), whole, rtol=1e-5, atol=1e-7)
 

@@ -9,6 +9,7 @@ import pytest
 
 import nnscratch as nn
 from nnscratch import backend
+from nnscratch.models.data_adapter import prepare_x, prepare_y
 
 
 @pytest.fixture
@@ -149,7 +150,7 @@ def test_a_training_step_makes_no_host_synchronisation(emulated, name):
     nn.utils.set_random_seed(1)
     model, labels = SEED_MODELS[name]()
     x, y = _data(model, labels)
-    xb, yb = model._prepare_x(x[:16]), model._prepare_y(y[:16], 16)
+    xb, yb = prepare_x(model, x[:16])[0], prepare_y(model, y[:16], 16)
     metric_fns = model._metric_fns(yb.shape)
     backend.reset_sync_count()
     for _ in range(2):  # the second step runs with the optimizer state already built

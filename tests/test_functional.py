@@ -21,7 +21,7 @@ def branch_model(seed=0):
 
 def test_nn_model_is_the_functional_model_and_base_class_stays_importable():
     from nnscratch.models.functional import Model
-    from nnscratch.models.training import Model as Base
+    from nnscratch.models.model import Model as Base
 
     assert nn.Model is Model and issubclass(Model, Base) and nn.models.BaseModel is Base
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import nnscratch as nn
-from nnscratch import saving
-from nnscratch.checkpointing import BackupAndRestore
+from nnscratch.saving import npz as saving
+from nnscratch.callbacks import BackupAndRestore
 
 L = nn.layers
 

@@ -42,22 +42,17 @@ class DetectAnomaly:
     def __init__(self, model):
         self.model = model
         self._handles = []
-        self._patched = []
 
     def __enter__(self):
         for layer in self.model.layers:
             self._handles.append(layer.register_forward_hook(self._check_forward))
             self._handles.append(layer.register_backward_hook(self._check_backward))
-            if hasattr(layer, "backward_logits"):
-                self._wrap_backward_logits(layer)
         return self
 
     def __exit__(self, *exc):
         for h in self._handles:
             h.remove()
-        for layer in self._patched:
-            layer.__dict__.pop("backward_logits", None)
-        self._handles, self._patched = [], []
+        self._handles = []
         return False
 
     @staticmethod
@@ -81,18 +76,6 @@ class DetectAnomaly:
         bad = _nonfinite(dx)
         if bad:
             raise FloatingPointError(f"non-finite values in the backward output dx of {_where(layer)}: {bad}")
-
-    def _wrap_backward_logits(self, layer):
-        """The fused softmax/sigmoid + cross-entropy path calls backward_logits, not call_backward."""
-        original = layer.backward_logits
-
-        def backward_logits(dz):
-            dx = original(dz)
-            self._check_backward(layer, dz, dx)
-            return dx
-
-        layer.backward_logits = backward_logits
-        self._patched.append(layer)
 
 
 def detect_anomaly(model):

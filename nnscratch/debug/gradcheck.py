@@ -19,25 +19,43 @@ from __future__ import annotations
 import numpy as np
 
 from nnscratch import backend
+from nnscratch.layers.base import Layer
+from nnscratch.losses import Loss
+from nnscratch.models.data_adapter import OutputSpec
+from nnscratch.models.model import Model
+
+#: The default pass threshold: a correct float64 backward gives about 1e-8 or less.
+DEFAULT_TOL = 1e-6
 
 
 class GradCheckResult(dict):
-    """{name: relative error}; ``.worst`` is (name, error); ``.max_error`` the largest error."""
+    """{name: relative error}; ``.worst`` is (name, error); ``.max_error`` the largest error;
+    ``.passed`` is True when every error is below ``.tol`` (the check's ``tol`` argument)."""
+
+    def __init__(self, *args, tol=DEFAULT_TOL, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tol = tol
 
     @property
     def worst(self):
-        return max(self.items(), key=lambda kv: kv[1]) if self else (None, 0.0)
+        return max(self.items(), key=lambda kv: kv[1]) if len(self) else (None, 0.0)
 
     @property
     def max_error(self):
         return self.worst[1]
 
-    def passed(self, tol=1e-6):
-        return self.max_error < tol
+    @property
+    def passed(self) -> bool:
+        return self.max_error < self.tol
+
+    def __bool__(self):
+        # ``if result:`` would otherwise mean "has entries"; make it mean "passed", like .passed
+        return self.passed
 
     def __repr__(self):
         body = ", ".join(f"{k}: {v:.2e}" for k, v in self.items())
-        return f"GradCheckResult({body}; worst {self.worst[0]} {self.worst[1]:.2e})"
+        verdict = "passed" if self.passed else "FAILED"
+        return f"GradCheckResult({body}; worst {self.worst[0]} {self.worst[1]:.2e}; {verdict} at tol {self.tol:g})"
 
 
 def rel_error(analytic, numeric):
@@ -53,7 +71,7 @@ def _coords(shape, max_checks, gen):
     return sorted(gen.choice(size, size=max_checks, replace=False).tolist())
 
 
-def numerical_gradient(f, arr, dy_unused=None, h=1e-6, coords=None):
+def numerical_gradient(f, arr, h=1e-6, coords=None):
     """Central-difference gradient of the scalar f() with respect to ``arr`` (modified in place
     and restored), at the flat indices ``coords`` (all by default). Returns (coords, values)."""
     flat = arr.reshape(-1)
@@ -75,7 +93,8 @@ def _host_sum(a):
     return float(backend.to_host(a).sum())
 
 
-def check_layer(layer, x, dy=None, h=1e-6, max_checks=200, seed=0, training=False):
+def check_layer(layer, x, dy=None, h=1e-6, max_checks=200, seed=0, training=False, tol=DEFAULT_TOL):
+    """Gradient check of a layer's backward (dx and every parameter) in float64."""
     """Gradient check of a layer's backward at input ``x``: errors for 'x' and each parameter."""
     gen = np.random.default_rng(seed)
     x64 = backend.to_device(np.ascontiguousarray(backend.to_host(x), dtype=np.float64))  # contiguous: perturbed through a flat view
@@ -90,14 +109,18 @@ def check_layer(layer, x, dy=None, h=1e-6, max_checks=200, seed=0, training=Fals
             dy = gen.standard_normal(y.shape)
         dy = backend.to_device(np.asarray(backend.to_host(dy), dtype=np.float64))
         y = layer.forward(x64, training=training)
-        dx = layer.backward(dy)
+        need, layer.need_input_grad = layer.need_input_grad, True  # the check needs dx
+        try:
+            dx = layer.backward(dy)
+        finally:
+            layer.need_input_grad = need
         analytic = {"x": backend.to_host(dx)}
         analytic.update({k: backend.to_host(g).copy() for k, g in layer.grads.items()})
 
         def f():
             return _host_sum(layer.forward(x64, training=training) * dy)
 
-        result = GradCheckResult()
+        result = GradCheckResult(tol=tol)
         for name, arr in [("x", x64)] + list(layer.params.items()):
             coords = _coords(arr.shape, max_checks, gen)
             coords, num = numerical_gradient(f, arr, h=h, coords=coords)
@@ -109,7 +132,7 @@ def check_layer(layer, x, dy=None, h=1e-6, max_checks=200, seed=0, training=Fals
             layer.grads[k] = layer.grads[k].astype(dt)
 
 
-def check_loss(loss, y_pred, y_true, h=1e-6, max_checks=200, seed=0, from_logits_path=False):
+def check_loss(loss, y_pred, y_true, h=1e-6, max_checks=200, seed=0, from_logits_path=False, tol=DEFAULT_TOL):
     """Gradient check of a loss's backward with respect to y_pred (float64)."""
     gen = np.random.default_rng(seed)
     p = backend.to_device(np.ascontiguousarray(backend.to_host(y_pred), dtype=np.float64))  # contiguous: perturbed through a flat view
@@ -126,10 +149,10 @@ def check_loss(loss, y_pred, y_true, h=1e-6, max_checks=200, seed=0, from_logits
 
     coords = _coords(p.shape, max_checks, gen)
     coords, num = numerical_gradient(f, p, h=h, coords=coords)
-    return GradCheckResult({"y_pred": rel_error(analytic.reshape(-1)[coords], num)})
+    return GradCheckResult({"y_pred": rel_error(analytic.reshape(-1)[coords], num)}, tol=tol)
 
 
-def check_model(model, x, y, h=1e-6, max_checks=50, seed=0):
+def check_model(model, x, y, h=1e-6, max_checks=50, seed=0, tol=DEFAULT_TOL):
     """Gradient check of a whole compiled model in float64: the loss's gradient with respect to
     every parameter (and the input), through every layer's backward. Returns errors keyed
     'layer/param' and 'x'; ``result.worst`` names the worst one."""
@@ -143,19 +166,14 @@ def check_model(model, x, y, h=1e-6, max_checks=50, seed=0):
     for layer in model.layers:
         layer.cast_params("float64")
     try:
-        from nnscratch.models.training import _Spec
-
-        spec = _Spec((x64.shape[0],) + tuple(model.output_shape[1:]), "float64")
+        spec = OutputSpec((x64.shape[0],) + tuple(model.output_shape[1:]), "float64")
         t = model.loss.check_labels(y, spec)
         if backend.to_host(t).dtype.kind == "f":
             t = t.astype("float64")
-        fused = model._fused_loss()
+        fused = model.fuses_loss()
 
         def loss_value():
-            y_pred = model.forward(x64, training=False)
-            if fused:
-                return model.loss.forward_logits(model.output_layer().logits, t)
-            return model.loss.forward(y_pred, t)
+            return model.loss_at_output(model.forward(x64, training=False), t)[0]
 
         loss_value()
         dx = model.backward(model.loss.backward(), from_logits=fused, need_input_grad=True)
@@ -166,7 +184,7 @@ def check_model(model, x, y, h=1e-6, max_checks=50, seed=0):
         def f():
             return _host_sum(loss_value())
 
-        result = GradCheckResult()
+        result = GradCheckResult(tol=tol)
         for name, arr in [("x", x64)] + [(k, p) for k, p, _ in model.parameters()]:
             coords = _coords(arr.shape, max_checks, gen)
             coords, num = numerical_gradient(f, arr, h=h, coords=coords)
@@ -186,11 +204,8 @@ def gradient_check(target, *args, **kwargs):
     * ``gradient_check(layer, x, dy=None)`` -> errors for 'x', 'kernel', 'bias', ...
     * ``gradient_check(loss, y_pred, y_true)`` -> error for 'y_pred'
     * ``gradient_check(model, x, y)`` -> errors for every 'layer/param' and 'x'
-    Returns a GradCheckResult (a dict with ``.worst`` and ``.max_error``)."""
-    from nnscratch.layers.base import Layer
-    from nnscratch.losses import Loss
-    from nnscratch.models.training import Model
-
+    Returns a GradCheckResult (a dict with ``.worst``, ``.max_error`` and ``.passed``; the
+    pass threshold is the ``tol`` keyword, 1e-6 by default)."""
     if isinstance(target, Model):
         return check_model(target, *args, **kwargs)
     if isinstance(target, Layer):

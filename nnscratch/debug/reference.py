@@ -192,7 +192,7 @@ def _conv_backward_logits(layer, dz):
     layer.grads["kernel"][...] = backend.to_device(dk)
     if layer.use_bias:
         layer.grads["bias"][...] = backend.to_device(db)
-    if getattr(layer, "_skip_input_grad", False):
+    if not layer.need_input_grad:
         return None
     return _nhwc_out(layer, backend.to_device(dx))
 

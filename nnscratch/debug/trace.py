@@ -11,7 +11,7 @@ For every layer the trace keeps host copies of
   hook). Two cases need care, because that is how ``Model.train_step`` works:
 
   - when the output activation is fused with the loss (softmax + cross-entropy), the model
-    calls ``last_layer.backward_logits(dz)`` instead of ``call_backward(dy)``; the trace then
+    calls ``last_layer.call_backward(dz, from_logits=True)``; the trace then
     records ``dz``, the gradient at the logits, as that layer's ``dy`` (``dy_at_logits``);
   - in training the model does not compute ``dx`` for the first trainable layer and does not
     run backward at all for the layers before it: those show ``-`` in the table;
@@ -179,8 +179,6 @@ class Trace:
             self.records.append(rec)
             self._handles.append(layer.register_forward_hook(self._forward_hook(rec)))
             self._handles.append(layer.register_backward_hook(self._backward_hook(rec)))
-            if hasattr(layer, "backward_logits"):
-                self._wrap_backward_logits(layer, rec)
 
     def _forward_hook(self, rec):
         def hook(layer, x, y):
@@ -192,23 +190,9 @@ class Trace:
         def hook(layer, dy, dx):
             if self._recording:
                 rec.dy, rec.dx, rec.backward_ran = _host(dy), _host(dx), True
-                rec.dy_at_logits = False  # Dense.backward goes through backward_logits too
+                rec.dy_at_logits = layer.last_backward_at_logits  # dy is dL/dz on the fused path
                 rec.grads = {k: _host(g) for k, g in layer.grads.items()}
         return hook
-
-    def _wrap_backward_logits(self, layer, rec):
-        """The fused-loss path bypasses call_backward (and its hooks): record dz here."""
-        original = layer.backward_logits
-
-        def backward_logits(dz):
-            dx = original(dz)
-            if self._recording:
-                rec.dy, rec.dx, rec.backward_ran, rec.dy_at_logits = _host(dz), _host(dx), True, True
-                rec.grads = {k: _host(g) for k, g in layer.grads.items()}
-            return dx
-
-        layer.backward_logits = backward_logits
-        self._patched.append((layer, "backward_logits"))
 
     # ------------------------------------------------------------------ report
     def table(self) -> str:

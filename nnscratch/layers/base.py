@@ -20,38 +20,44 @@ weight names: ``self.params["kernel"]`` and ``self.grads["kernel"]``. Non-traina
 """
 from __future__ import annotations
 
-import functools
-import re
-from collections import defaultdict
+import numbers
 
-from nnscratch import backend, initializers
-
-_NAME_COUNTS: dict = defaultdict(int)
+from nnscratch import backend, config, initializers
+from nnscratch.naming import snake_case, unique_name
 
 
-def snake_case(name: str) -> str:
-    """'MaxPooling2D' -> 'max_pooling2d', 'Dense' -> 'dense' (Keras's auto-naming rule)."""
-    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
+def as_int(value):
+    """``value`` as a Python int if it is an integral number (int, NumPy integer, or an integral
+    float such as 8.0, which Keras accepts), else None. Booleans are not numbers here."""
+    if isinstance(value, bool) or (hasattr(value, "dtype") and getattr(value.dtype, "kind", "") == "b"):
+        return None
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real) and float(value).is_integer():
+        return int(value)
+    return None
 
 
-def unique_name(prefix: str) -> str:
-    """Per-process unique names: dense, dense_1, dense_2, ... (as Keras)."""
-    n = _NAME_COUNTS[prefix]
-    _NAME_COUNTS[prefix] += 1
-    return prefix if n == 0 else f"{prefix}_{n}"
+def positive_int(value, what):
+    """``value`` as a positive Python int, or a ValueError naming ``what``."""
+    v = as_int(value)
+    if v is None or v <= 0:
+        raise ValueError(f"{what} must be a positive integer, received {value!r}")
+    return v
 
 
 def standardize_tuple(value, n: int, arg: str, allow_zero: bool = False):
-    """3 -> (3, 3); (2, 3) -> (2, 3); validates positive integers (Keras's helper)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = (value,) * n
+    """3 -> (3, 3); (2, 3) -> (2, 3); validates positive integers (Keras's helper). NumPy
+    integers count as integers."""
+    if as_int(value) is not None and not isinstance(value, float):
+        value = (as_int(value),) * n
     try:
         value = tuple(value)
     except TypeError:
         raise TypeError(f"{arg} must be an int or a tuple of {n} ints, received {value!r}") from None
-    if len(value) != n or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+    if len(value) != n or not all(as_int(v) is not None and not isinstance(v, float) for v in value):
         raise ValueError(f"{arg} must be an int or a tuple of {n} ints, received {value!r}")
+    value = tuple(as_int(v) for v in value)
     lowest = 0 if allow_zero else 1
     if any(v < lowest for v in value):
         raise ValueError(f"{arg} must be {'non-negative' if allow_zero else 'positive'}, received {value!r}")
@@ -67,9 +73,9 @@ def standardize_padding(padding, where="") -> str:
 
 
 def standardize_data_format(data_format, where="") -> str:
-    """None -> 'channels_last' (Keras's image_data_format default)."""
+    """None -> ``config.image_data_format()`` ('channels_last', as Keras)."""
     if data_format is None:
-        return "channels_last"
+        return config.image_data_format()
     df = str(data_format).lower()
     if df not in ("channels_last", "channels_first"):
         raise ValueError(
@@ -91,30 +97,19 @@ def shape_str(shape) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def _requires_forward(backward):
-    """Wrap a subclass's ``backward`` so that calling it before any ``forward`` raises a clear
-    RuntimeError (the layer contract) instead of a KeyError from the empty cache."""
-
-    @functools.wraps(backward)
-    def checked_backward(self, dy):
-        if not self.cache:
-            raise RuntimeError(f"{type(self).__name__} '{self.name}': backward() called before forward()")
-        return backward(self, dy)
-
-    return checked_backward
-
-
 class Layer:
     """Base class of every layer. Subclasses override ``build``, ``compute_output_shape``,
     ``forward`` and ``backward`` (and ``get_config`` for their own arguments)."""
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if "backward" in cls.__dict__:  # each layer's own backward gets the before-forward check
-            cls.backward = _requires_forward(cls.__dict__["backward"])
-
     #: rank of the input including the batch axis, or None if any rank is accepted
     input_ndim = None
+    #: Whether backward must return dL/dx. The model sets it False, when it is built or
+    #: compiled, for the first layers of a graph that have nothing trainable before them
+    #: (nobody needs their dx); such a layer's backward computes its parameter gradients
+    #: and returns None.
+    need_input_grad = True
+    #: True after a backward that started at the logits (see ``call_backward``).
+    last_backward_at_logits = False
 
     def __init__(self, name=None, input_shape=None, input_dim=None, batch_input_shape=None,
                  dtype=None, trainable=True, **kwargs):
@@ -190,10 +185,9 @@ class Layer:
 
     # ------------------------------------------------------------------ running
     def __call__(self, x, training=False):
-        if getattr(x, "_is_symbolic", False):  # functional API: nn.Input(...) -> layer(tensor)
-            from nnscratch.models.functional import call_symbolic
-
-            return call_symbolic(self, x)
+        symbolic = symbolic_input(x)
+        if symbolic is not None:  # functional API: nn.Input(...) -> layer(tensor) records a node
+            return symbolic.record_call(self, x)
         if not backend.is_array(x):
             raise TypeError(f"{type(self).__name__} '{self.name}': expected an array, received {type(x).__name__}")
         x = backend.to_device(x)  # a host array joins the weights' device, as Keras converts inputs (no-op on numpy)
@@ -204,8 +198,12 @@ class Layer:
             hook(self, x, y)
         return y
 
-    def call_backward(self, dy):
-        """Checked ``backward``: verifies the cache and dy's shape, runs backward hooks."""
+    def call_backward(self, dy, from_logits=False):
+        """The one entry point through which every backward runs (models, the debug tools and
+        tests all call it): checks the cache and dy's shape, calls ``backward(dy)`` or, with
+        ``from_logits=True``, ``backward_logits(dy)`` (dy is then dL/dz at the pre-activation
+        of a softmax/sigmoid output fused with its cross-entropy), then the backward hooks
+        ``hook(layer, dy, dx)``; ``layer.last_backward_at_logits`` says which path ran."""
         if not self.cache:
             raise RuntimeError(f"{type(self).__name__} '{self.name}': backward() called before forward()")
         out_shape = getattr(self, "_last_y_shape", None)
@@ -214,7 +212,10 @@ class Layer:
                 f"{type(self).__name__} '{self.name}': dy must have the output's shape {tuple(out_shape)}, "
                 f"received {tuple(dy.shape)}"
             )
-        dx = self.backward(dy)
+        if from_logits and not hasattr(self, "backward_logits"):
+            raise TypeError(f"{type(self).__name__} '{self.name}' has no fused logits backward")
+        self.last_backward_at_logits = bool(from_logits)
+        dx = self.backward_logits(dy) if from_logits else self.backward(dy)
         for hook in self._backward_hooks:
             hook(self, dy, dx)
         return dx
@@ -318,6 +319,17 @@ class Layer:
         args = ", ".join(f"{k}={v!r}" for k, v in cfg.items())
         built = f", built on {shape_str(self.input_shape)}" if self.built else ""
         return f"{type(self).__name__}({args}) '{self.name}'{built}"
+
+
+def symbolic_input(x):
+    """The first symbolic tensor in ``x`` (one tensor or a list of them), or None."""
+    if getattr(x, "_is_symbolic", False):
+        return x
+    if isinstance(x, (list, tuple)):
+        for item in x:
+            if getattr(item, "_is_symbolic", False):
+                return item
+    return None
 
 
 class _HookHandle:

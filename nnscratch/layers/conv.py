@@ -158,7 +158,7 @@ class Conv2D(Layer):
             # db = sum over rows of dz2, as a matrix-vector product 1^T dz2: BLAS reads dz2 once
             # (NumPy's column sum over a tall (M, F) array with small F is ~20x slower).
             xp.matmul(self._ones(xp, dz2.shape[0], dz2.dtype), dz2, out=self.grads["bias"])  # (F,)
-        if getattr(self, "_skip_input_grad", False):
+        if not self.need_input_grad:  # the first trainable layer: nobody needs dL/dx
             return None
         W2 = self.params["kernel"].reshape(KH * KW * C_in, F)
         # dcol = dz @ W^T, into scratch memory shared by all layers (performance: the conv

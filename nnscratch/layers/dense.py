@@ -95,7 +95,7 @@ class Dense(Layer):
         xp.matmul(x2.T, dz2, out=self.grads["kernel"])  # dW = x^T @ dz, written into the buffer
         if self.use_bias:
             dz2.sum(axis=0, out=self.grads["bias"])  # db = sum over the batch
-        if getattr(self, "_skip_input_grad", False):
+        if not self.need_input_grad:  # the first trainable layer: nobody needs dL/dx
             return None
         return dz @ W.T  # (N, D_in)
 

@@ -1,31 +1,8 @@
 """Input: the symbolic placeholder that starts a model (``nn.Input(shape=(28, 28))``)."""
 from __future__ import annotations
 
-from nnscratch.layers.base import Layer, shape_str
-
-
-class SymbolicTensor:
-    """A placeholder with a shape (batch axis None) and the layer that produced it.
-
-    It holds no data: layers called on it return new SymbolicTensors (the functional API),
-    and ``Sequential([nn.Input(shape), ...])`` reads the shape from it."""
-
-    _is_symbolic = True
-
-    def __init__(self, shape, dtype=None, layer=None, inbound=(), name=None):
-        self.shape = tuple(shape)
-        self.dtype = dtype
-        self.layer = layer  # the layer whose output this is
-        self.inbound = tuple(inbound)  # SymbolicTensors that fed that layer
-        self.name = name
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    def __repr__(self):
-        src = f", from '{self.layer.name}'" if self.layer is not None else ""
-        return f"<SymbolicTensor shape={shape_str(self.shape)}{src}>"
+from nnscratch.layers.base import Layer
+from nnscratch.layers.symbolic import SymbolicTensor
 
 
 class InputLayer(Layer):

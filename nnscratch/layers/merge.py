@@ -12,7 +12,7 @@ functional model adds each one to the gradient of the tensor that fed that input
 from __future__ import annotations
 
 from nnscratch import backend
-from nnscratch.layers.base import Layer, shape_str
+from nnscratch.layers.base import Layer, shape_str, symbolic_input
 
 
 class _Merge(Layer):
@@ -47,12 +47,9 @@ class _Merge(Layer):
         return tuple(input_shapes[0])
 
     def __call__(self, inputs, training=False):
-        symbolic = getattr(inputs, "_is_symbolic", False) or (
-            isinstance(inputs, (list, tuple)) and inputs and getattr(inputs[0], "_is_symbolic", False))
-        if symbolic:
-            from nnscratch.models.functional import call_symbolic
-
-            return call_symbolic(self, list(inputs) if isinstance(inputs, (list, tuple)) else inputs)
+        symbolic = symbolic_input(inputs)
+        if symbolic is not None:  # functional API: records a node of the graph
+            return symbolic.record_call(self, list(inputs) if isinstance(inputs, (list, tuple)) else inputs)
         if not isinstance(inputs, (list, tuple)) or not all(backend.is_array(a) for a in inputs):
             raise TypeError(f"{type(self).__name__} '{self.name}': expected a list of arrays, received {type(inputs).__name__}")
         shapes = [(None,) + tuple(a.shape)[1:] for a in inputs]

@@ -125,7 +125,7 @@ class BatchNormalization(Layer):
             self.grads["beta"][...] = dy.sum(axis=reduce_axes)  # dL/dbeta = sum dy
         if self.scale:
             self.grads["gamma"][...] = (dy * x_hat).sum(axis=reduce_axes)  # dL/dgamma = sum dy * x_hat
-        if getattr(self, "_skip_input_grad", False):
+        if not self.need_input_grad:  # the first trainable layer: nobody needs dL/dx
             return None
         gamma, _ = self._gamma_beta(bshape, dy)
         dx_hat = dy * gamma  # dL/dx_hat

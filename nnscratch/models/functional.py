@@ -23,86 +23,14 @@ Each layer is used once per graph (no shared layers): a layer's cache holds one 
 from __future__ import annotations
 
 from nnscratch import backend
-from nnscratch.layers.base import shape_str
-from nnscratch.layers.input_layer import InputLayer, SymbolicTensor
-from nnscratch.models import training
+from nnscratch import layers as layers_mod
+from nnscratch.layers.input_layer import Input, InputLayer
+from nnscratch.layers.symbolic import SymbolicTensor, as_list as _as_list, call_symbolic, topological_nodes
+from nnscratch.models.model import Model as BaseModel
+from nnscratch.naming import unique_name
 
 
-def _as_list(x):
-    return list(x) if isinstance(x, (list, tuple)) else [x]
-
-
-def call_symbolic(layer, inputs):
-    """``layer(symbolic_tensor_or_list)``: build ``layer`` for the symbolic shape(s) and return
-    its symbolic output. Records the node (``layer._inbound``, ``layer._connected_to``)."""
-    if isinstance(layer, training.Model):
-        raise TypeError(f"calling model '{layer.name}' on a symbolic input (a model used as a layer) is not "
-                        "supported; add its layers to the functional graph instead")
-    multi = isinstance(inputs, (list, tuple))
-    tensors = _as_list(inputs)
-    for t in tensors:
-        if not isinstance(t, SymbolicTensor):
-            raise TypeError(f"{type(layer).__name__} '{layer.name}': expected symbolic inputs (from nn.Input or "
-                            f"another layer), received {type(t).__name__}")
-    if layer._inbound:
-        raise ValueError(f"{type(layer).__name__} '{layer.name}' is already used in a functional graph; shared "
-                         "layers are not supported (each layer's cache holds one forward): create a new layer")
-    where = " (called on " + ", ".join(f"the output of '{t.layer.name}'" for t in tensors) + ")"
-    try:
-        if multi:
-            shapes = [(None,) + tuple(t.shape)[1:] for t in tensors]
-            if not hasattr(layer, "min_inputs"):
-                raise TypeError(f"{type(layer).__name__} '{layer.name}' takes one input, received a list of {len(tensors)}")
-            if not layer.built:
-                layer.check_input_shape(shapes)
-                layer.build(shapes)
-        else:
-            if hasattr(layer, "min_inputs"):
-                raise TypeError(f"{type(layer).__name__} '{layer.name}' expects a list of inputs, received one tensor")
-            shape = (None,) + tuple(tensors[0].shape)[1:]
-            if not layer.built:
-                layer.check_input_shape(shape)
-                layer.build(shape)
-            elif tuple(layer.input_shape[1:]) != shape[1:]:
-                raise ValueError(f"{type(layer).__name__} '{layer.name}': built for input shape "
-                                 f"{shape_str(layer.input_shape)}, received {shape_str(shape)}")
-    except (ValueError, TypeError) as exc:
-        raise type(exc)(f"{exc}{where}") from None
-    layer._inbound = tensors
-    layer._multi_input = multi
-    layer._connected_to = [f"{t.layer.name}[0][0]" for t in tensors]
-    return SymbolicTensor(layer.output_shape, layer=layer, inbound=tensors, name=layer.name)
-
-
-def _topological_nodes(inputs, outputs):
-    """The SymbolicTensors between inputs and outputs, each after the tensors that feed it."""
-    order, state = [], {}  # state: 1 = on the stack, 2 = done
-
-    def visit(t):
-        if state.get(id(t)) == 2:
-            return
-        if state.get(id(t)) == 1:
-            raise ValueError(f"the graph has a cycle through layer '{t.layer.name}'")
-        state[id(t)] = 1
-        for parent in t.inbound:
-            visit(parent)
-        state[id(t)] = 2
-        order.append(t)
-
-    for t in outputs:
-        visit(t)
-    input_ids = {id(t) for t in inputs}
-    for t in order:
-        if not t.inbound and id(t) not in input_ids:
-            raise ValueError(f"graph disconnected: the output depends on input '{t.layer.name}', which is not in "
-                             f"Model(inputs=...) ({', '.join(i.layer.name for i in inputs)})")
-    for t in inputs:
-        if id(t) not in {id(n) for n in order}:
-            raise ValueError(f"input '{t.layer.name}' is not connected to any output")
-    return order
-
-
-class Model(training.Model):
+class Model(BaseModel):
     """A model from a graph of layers: ``Model(inputs, outputs, name=None)``.
 
     ``inputs`` / ``outputs`` are SymbolicTensors (or lists of them, for several inputs or
@@ -113,7 +41,7 @@ class Model(training.Model):
     _show_input_layers = True  # summary() shows the InputLayer rows, as Keras does for functional models
 
     def __init__(self, inputs, outputs, name=None, trainable=True):
-        super().__init__(name=name or _auto_name())
+        super().__init__(name=name or unique_name("functional"))
         self._multi_in = isinstance(inputs, (list, tuple))
         self._multi_out = isinstance(outputs, (list, tuple))
         self.inputs, self.outputs = _as_list(inputs), _as_list(outputs)
@@ -123,7 +51,7 @@ class Model(training.Model):
         for t in self.outputs:
             if not isinstance(t, SymbolicTensor):
                 raise TypeError(f"Model: outputs must be symbolic tensors returned by layers, received {type(t).__name__}")
-        self._nodes = _topological_nodes(self.inputs, self.outputs)
+        self._nodes = topological_nodes(self.inputs, self.outputs)
         # inputs first (in the order given), then every other node in topological order
         input_ids = {id(t) for t in self.inputs}
         self._nodes = self.inputs + [t for t in self._nodes if id(t) not in input_ids]
@@ -131,6 +59,7 @@ class Model(training.Model):
             t.layer._connected_to = ["-"]
         self._layers = [t.layer for t in self._nodes]
         self._upstream_trainable = self._find_upstream_trainable()
+        self.plan_backward()
         shapes_in = [t.shape for t in self.inputs]
         shapes_out = [t.layer.output_shape for t in self.outputs]
         self.input_shape = shapes_in if self._multi_in else shapes_in[0]
@@ -143,6 +72,12 @@ class Model(training.Model):
         for t in self._nodes:
             up[id(t)] = any(up[id(p)] or (p.layer.params and p.layer.trainable) for p in t.inbound)
         return up
+
+    def plan_backward(self):
+        """A layer needs dx only if some layer before it has trainable parameters."""
+        self._upstream_trainable = self._find_upstream_trainable()
+        for t in self._nodes:
+            t.layer.need_input_grad = self._upstream_trainable[id(t)]
 
     @property
     def layers(self):
@@ -202,31 +137,26 @@ class Model(training.Model):
                 accumulate(t, g)
         output_id = id(self.outputs[0])
         input_ids = {id(t) for t in self.inputs}
-        for t in reversed(self._nodes):
-            if id(t) in input_ids:
-                continue
-            layer = t.layer
-            fused = from_logits and id(t) == output_id
-            if id(t) not in grads and not fused:
-                continue  # the node's output does not reach the loss
-            skip_dx = not need_input_grad and not self._upstream_trainable[id(t)]
-            if skip_dx and not (layer.params and layer.trainable):
-                continue  # nothing to learn here or upstream
-            layer._skip_input_grad = skip_dx
-            try:
+        with self._every_input_grad(need_input_grad):
+            for t in reversed(self._nodes):
+                if id(t) in input_ids:
+                    continue
+                layer = t.layer
+                fused = from_logits and id(t) == output_id
+                if id(t) not in grads and not fused:
+                    continue  # the node's output does not reach the loss
+                if not layer.need_input_grad and not (layer.params and layer.trainable):
+                    continue  # nothing to learn here or upstream
                 if fused:
-                    g = dys[0] if id(t) not in grads else None
-                    if g is None:
+                    if id(t) in grads:
                         raise ValueError(f"Model '{self.name}': the fused output '{layer.name}' also feeds other layers")
-                    dx = layer.backward_logits(g)
+                    dx = layer.call_backward(dys[0], from_logits=True)
                 else:
                     dx = layer.call_backward(grads[id(t)])
-            finally:
-                layer._skip_input_grad = False
-            if skip_dx:
-                continue
-            for parent, d in zip(t.inbound, _as_list(dx) if layer._multi_input else [dx]):
-                accumulate(parent, d)
+                if not layer.need_input_grad:
+                    continue
+                for parent, d in zip(t.inbound, _as_list(dx) if layer._multi_input else [dx]):
+                    accumulate(parent, d)
         dxs = [grads.get(id(t)) for t in self.inputs]
         return dxs if self._multi_in else dxs[0]
 
@@ -239,8 +169,6 @@ class Model(training.Model):
     # ------------------------------------------------------------------ config
     def get_config(self):
         """Layers in topological order, each with the names of the layers that feed it."""
-        from nnscratch import layers as layers_mod
-
         nodes = []
         for t in self._nodes:
             nodes.append({**layers_mod.serialize(t.layer), "inbound": [p.layer.name for p in t.inbound],
@@ -251,9 +179,6 @@ class Model(training.Model):
 
     @classmethod
     def from_config(cls, config):
-        from nnscratch import layers as layers_mod
-        from nnscratch.layers.input_layer import Input
-
         tensors = {}
         for node in config["layers"]:
             if node["class_name"] == "InputLayer":
@@ -273,12 +198,3 @@ class Model(training.Model):
 
     def __repr__(self):
         return f"Model('{self.name}', {len(self.inputs)} input(s), {len(self.outputs)} output(s), {len(self._layers)} layers)"
-
-
-_COUNT = {"n": 0}
-
-
-def _auto_name():
-    n = _COUNT["n"]
-    _COUNT["n"] += 1
-    return "functional" if n == 0 else f"functional_{n}"

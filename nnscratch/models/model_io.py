@@ -1,107 +1,15 @@
-"""Whole-model files: architecture + weights + optimizer state + compile settings in one zip.
-
-``model.save("net.keras")`` (or ``"net.nnscratch"``) writes a zip archive with two members:
-
-    config.json     {"format": "nnscratch-model-v1",
-                     "model": {"class_name": "Sequential" | "Model", "config": model.get_config()},
-                     "compile": {"optimizer": {"class_name", "config"}, "loss": {"class_name", "config"},
-                                 "metrics": ["accuracy", ...]} or null}
-    weights.npz     the same arrays as ``model.save_weights`` (every layer's weights in Keras order,
-                    then the optimizer's iterations and slots), see nnscratch.saving
-
-``nn.models.load_model(path)`` rebuilds the model from its config (layer names included, so the
-optimizer slots, keyed 'layer/param', find their parameters), compiles it with the saved optimizer
-(its config, iteration count and slots) and loss, and loads the weights: training continues
-exactly where it stopped. The name ``.keras`` is Keras's extension, but the content is
-nnscratch's own format (Keras cannot read it, and we do not read Keras's).
-"""
+"""Whole-model loading: ``nn.models.load_model(path)`` rebuilds a model that ``model.save``
+wrote (the file format is described in ``nnscratch.saving.model_file``)."""
 from __future__ import annotations
 
-import io
-import json
-import os
-import tempfile
-import warnings
-import zipfile
-
-from nnscratch import saving
-
-FORMAT = "nnscratch-model-v1"
-EXTENSIONS = (".keras", ".nnscratch")
-
-
-def _check_path(path, what):
-    path = os.fspath(path)
-    if not path.endswith(EXTENSIONS):
-        raise ValueError(f"{what}: the file name must end in '.keras' or '.nnscratch', received {path!r}"
-                         " (use save_weights for a '.npz' weights file)")
-    return path
-
-
-def model_to_config(model):
-    """The JSON-safe description of ``model``: architecture and compile settings."""
-    from nnscratch import losses, optimizers
-
-    compile_cfg = None
-    if model.compiled:
-        metrics = [m for m in model._metric_specs if isinstance(m, str)]
-        if len(metrics) != len(model._metric_specs):
-            warnings.warn("model.save: metric functions cannot be saved by name; they are left out of the file",
-                          stacklevel=3)
-        compile_cfg = {"optimizer": optimizers.serialize(model.optimizer), "loss": losses.serialize(model.loss),
-                       "metrics": metrics}
-    cls = "Sequential" if type(model).__name__ == "Sequential" else "Model"
-    return {"format": FORMAT, "model": {"class_name": cls, "config": model.get_config()}, "compile": compile_cfg}
-
-
-def save_model(model, filepath, overwrite=True):
-    """Write ``model`` to ``filepath`` atomically (see the module docstring)."""
-    path = _check_path(filepath, "model.save")
-    if not model.built:
-        raise ValueError(f"model.save: model '{model.name}' is not built yet (give it an input shape or call it once)")
-    if not overwrite and os.path.exists(path):
-        raise FileExistsError(f"model.save: {path} exists and overwrite=False")
-    config = json.dumps(model_to_config(model), indent=1)
-    weights = saving.arrays_to_bytes(saving.weights_to_arrays(model, include_optimizer=True))
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
-        zf.writestr("config.json", config)
-        zf.writestr("weights.npz", weights)
-    saving.atomic_write_bytes(path, buf.getvalue())
-
-
-def _read(path):
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"load_model: file not found: {path}")
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = set(zf.namelist())
-            if not {"config.json", "weights.npz"} <= names:
-                raise ValueError(f"load_model: {path} is not an nnscratch model file (members found: {sorted(names)})")
-            config = json.loads(zf.read("config.json").decode("utf-8"))
-            weights = zf.read("weights.npz")
-    except zipfile.BadZipFile as exc:
-        raise ValueError(f"load_model: {path} is truncated or not a zip archive ({exc})") from None
-    if config.get("format") != FORMAT:
-        raise ValueError(f"load_model: {path} has format {config.get('format')!r}, expected {FORMAT!r}")
-    # the weights member is an ordinary .npz: read it with the weights-file reader (numpy stays
-    # out of this engine module, and a corrupt member gets the same clear error)
-    with tempfile.TemporaryDirectory() as tmp:
-        member = os.path.join(tmp, "weights.npz")
-        with open(member, "wb") as f:
-            f.write(weights)
-        try:
-            arrays = saving.read_arrays(member)
-        except ValueError as exc:
-            raise ValueError(f"load_model: the weights inside {path} are corrupt ({exc})") from None
-    return config, arrays
+from nnscratch import losses, optimizers
+from nnscratch.models.functional import Model
+from nnscratch.models.sequential import Sequential
+from nnscratch.saving import model_file, npz
 
 
 def model_from_config(model_config):
     """A new (uncompiled) model from ``{"class_name", "config"}``."""
-    from nnscratch.models.functional import Model
-    from nnscratch.models.sequential import Sequential
-
     classes = {"Sequential": Sequential, "Model": Model}
     name = model_config.get("class_name")
     if name not in classes:
@@ -112,10 +20,8 @@ def model_from_config(model_config):
 def load_model(filepath, compile=True):
     """Rebuild a model saved with ``model.save``: compiled (if it was) and with its optimizer
     state, so ``fit`` continues where it stopped."""
-    from nnscratch import losses, optimizers
-
-    path = _check_path(filepath, "load_model")
-    config, arrays = _read(path)
+    path = model_file.check_path(filepath, "load_model")
+    config, arrays = model_file.read_model_file(path)
     model = model_from_config(config["model"])
     comp = config.get("compile")
     if compile and comp is not None:
@@ -123,5 +29,5 @@ def load_model(filepath, compile=True):
                       metrics=comp["metrics"])
     else:
         arrays = {k: v for k, v in arrays.items() if not k.startswith("optimizer/")}
-    saving.apply_arrays(model, arrays, source=path)
+    npz.apply_arrays(model, arrays, source=path)
     return model

@@ -1,9 +1,12 @@
 """Sequential: a plain stack of layers, each feeding the next."""
 from __future__ import annotations
 
+from nnscratch import layers as layers_mod
 from nnscratch.layers.base import Layer, shape_str
-from nnscratch.layers.input_layer import InputLayer, SymbolicTensor
-from nnscratch.models.training import Model
+from nnscratch.layers.input_layer import Input, InputLayer
+from nnscratch.layers.symbolic import SymbolicTensor
+from nnscratch.models.model import Model
+from nnscratch.naming import unique_name
 
 
 class Sequential(Model):
@@ -17,7 +20,7 @@ class Sequential(Model):
     """
 
     def __init__(self, layers=None, name=None, trainable=True):
-        super().__init__(name=name or _auto_name())
+        super().__init__(name=name or unique_name("sequential"))
         self._layers = []
         self._input_spec = None
         self.built = False
@@ -94,6 +97,17 @@ class Sequential(Model):
         self.output_shape = shape
         self._input_spec = self.input_shape
         self.built = True
+        self.plan_backward()
+
+    def plan_backward(self):
+        """The first trainable layer needs no dx (nothing before it learns); the layers before
+        it are skipped by backward altogether."""
+        first = self._first_trainable()
+        for i, layer in enumerate(self._layers):
+            layer.need_input_grad = i > first
+
+    def _first_trainable(self):
+        return next((i for i, l in enumerate(self._layers) if l.params and l.trainable), 0)
 
     def forward(self, x, training=False):
         """Run every layer in order; each caches what its backward needs."""
@@ -107,36 +121,22 @@ class Sequential(Model):
         pre-activation (the fused softmax/sigmoid + cross-entropy gradient).
 
         With ``need_input_grad=False`` (training), the layers before the first trainable
-        layer are skipped and that layer does not compute dx (no one needs it)."""
+        layer are skipped and that layer returns no dx (``plan_backward``); with True every
+        layer computes dx and the result is dL/dx at the model's input."""
         layers = self._layers
-        first = 0
-        if not need_input_grad:
-            first = next((i for i, l in enumerate(layers) if l.params and l.trainable), 0)
-        last = layers[-1]
-        skip_dx = not need_input_grad
-        layers[first]._skip_input_grad = skip_dx
-        try:
-            if from_logits:
-                dx = last.backward_logits(dy)
-            else:
-                dx = last.call_backward(dy)
+        first = 0 if need_input_grad else self._first_trainable()
+        with self._every_input_grad(need_input_grad):
+            dx = layers[-1].call_backward(dy, from_logits=from_logits)
             for layer in reversed(layers[first:-1]):
                 dx = layer.call_backward(dx)
-        finally:
-            layers[first]._skip_input_grad = False
         return dx
 
     def get_config(self):
-        from nnscratch import layers as layers_mod
-
         return {"name": self.name, "layers": [layers_mod.serialize(l) for l in self._layers],
                 "input_shape": list(self.input_shape[1:]) if self.input_shape else None}
 
     @classmethod
     def from_config(cls, config):
-        from nnscratch import layers as layers_mod
-        from nnscratch.layers.input_layer import Input
-
         model = cls(name=config.get("name"))
         if config.get("input_shape") is not None:
             model.add(Input(tuple(config["input_shape"])))
@@ -146,12 +146,3 @@ class Sequential(Model):
 
     def __repr__(self):
         return f"Sequential('{self.name}', {len(self._layers)} layers)"
-
-
-_COUNT = {"n": 0}
-
-
-def _auto_name():
-    n = _COUNT["n"]
-    _COUNT["n"] += 1
-    return "sequential" if n == 0 else f"sequential_{n}"

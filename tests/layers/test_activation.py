@@ -135,4 +135,4 @@ def test_activation_backward_before_forward_raises(backend):
     for layer in (nn.layers.Activation("relu", name="act_fresh"), nn.layers.ReLU(name="act_fresh"),
                   nn.layers.LeakyReLU(name="act_fresh"), nn.layers.Softmax(name="act_fresh")):
         with pytest.raises(RuntimeError, match="act_fresh"):
-            layer.backward(backend.to_device(np.ones((1, 3))))
+            layer.call_backward(backend.to_device(np.ones((1, 3))))

@@ -195,4 +195,4 @@ def test_conv2d_backward_before_forward_raises_runtime_error(backend):
     layer = nn.layers.Conv2D(2, 3, name="c_fresh")
     layer.build((None, 5, 5, 1))
     with pytest.raises(RuntimeError, match="c_fresh.*before forward"):
-        layer.backward(backend.to_device(np.zeros((1, 3, 3, 2), dtype="float32")))
+        layer.call_backward(backend.to_device(np.zeros((1, 3, 3, 2), dtype="float32")))

@@ -134,7 +134,7 @@ def test_dense_backward_before_forward_raises_runtime_error(backend):
     layer.build((None, 2))
     dy = backend.to_device(np.ones((1, 3), dtype="float32"))
     with pytest.raises(RuntimeError, match="fresh"):
-        layer.backward(dy)
+        layer.call_backward(dy)
     with pytest.raises(RuntimeError, match="fresh"):
         layer.call_backward(dy)
 

@@ -106,4 +106,4 @@ def test_dropout_invalid_rate_raises_with_valid_range(rate):
 
 def test_dropout_backward_before_forward_raises(backend):
     with pytest.raises(RuntimeError, match="drop_fresh"):
-        nn.layers.Dropout(0.5, name="drop_fresh").backward(backend.to_device(np.ones((2, 2))))
+        nn.layers.Dropout(0.5, name="drop_fresh").call_backward(backend.to_device(np.ones((2, 2))))

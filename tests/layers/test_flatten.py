@@ -56,4 +56,4 @@ def test_flatten_rejects_rank1_and_bad_data_format():
 
 def test_flatten_backward_before_forward_raises(backend):
     with pytest.raises(RuntimeError, match="flat_fresh"):
-        nn.layers.Flatten(name="flat_fresh").backward(backend.to_device(np.ones((2, 4))))
+        nn.layers.Flatten(name="flat_fresh").call_backward(backend.to_device(np.ones((2, 4))))

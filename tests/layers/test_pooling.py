@@ -202,4 +202,4 @@ def test_pooling_errors_name_the_layer(backend, cls):
     fresh = cls(2, name="pool_fresh")
     fresh.build((None, 4, 4, 1))
     with pytest.raises(RuntimeError, match="pool_fresh"):
-        fresh.backward(backend.to_device(np.zeros((1, 2, 2, 1))))
+        fresh.call_backward(backend.to_device(np.zeros((1, 2, 2, 1))))

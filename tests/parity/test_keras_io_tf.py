@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("tensorflow", reason="the TF-parity suite needs tensorflow-cpu==2.21.0 (pip install -e '.[test]')")
 
 import nnscratch as nn
-from nnscratch import keras_io
+from nnscratch.saving import keras_h5 as keras_io
 from tests.parity import tolerances
 from tests.parity._compare import assert_close
 from tests.parity._models import build_pair, load_data

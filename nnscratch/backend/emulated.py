@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy
 from numpy.lib.mixins import NDArrayOperatorsMixin
 
-from nnscratch import backend
+from nnscratch.backend.sync import record_sync
 
 # Attributes of numpy.ndarray that hand out host memory: refused on a device array.
 _HOST_ONLY = {"flat", "ctypes", "data", "tofile", "dump", "dumps", "tostring", "setflags"}
@@ -129,7 +129,7 @@ class DeviceArray(NDArrayOperatorsMixin):
 
     # ------------------------------------------------------------------ synchronisations
     def _host(self, what):
-        backend.record_sync(what)
+        record_sync(what)
         return self._data
 
     def get(self):
@@ -270,7 +270,7 @@ class EmulatedXP:
     list raises AttributeError, which flags code that would need checking on CuPy. There is no
     ``xp.random``: draw on the host with ``backend.rng()`` and ``backend.to_device``."""
 
-    __name__ = "nnscratch._emulated.xp"
+    __name__ = "nnscratch.backend.emulated.xp"
     ndarray = DeviceArray
 
     def __init__(self):
@@ -292,7 +292,8 @@ class EmulatedXP:
         return to_host(obj)
 
     def get_array_module(self, *arrays):
-        return backend.get_array_module(*arrays)
+        """This module if any array is an emulated device array, else numpy (CuPy's rule)."""
+        return self if any(isinstance(a, DeviceArray) for a in arrays) else numpy
 
     def __getattr__(self, name):
         if name == "random":
@@ -301,10 +302,10 @@ class EmulatedXP:
                 "and move the result with backend.to_device (CuPy's random streams differ from NumPy's)"
             )
         raise AttributeError(f"the emulated device module has no attribute {name!r} "
-                             "(add it to nnscratch/_emulated.py if CuPy has it)")
+                             "(add it to nnscratch/backend/emulated.py if CuPy has it)")
 
     def __repr__(self):
-        return "<module 'nnscratch._emulated.xp' (NumPy underneath, CuPy's rules)>"
+        return "<module 'nnscratch.backend.emulated.xp' (NumPy underneath, CuPy's rules)>"
 
 
 xp = EmulatedXP()

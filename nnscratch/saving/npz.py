@@ -13,54 +13,17 @@ Loads read and validate everything before touching the model, so a failed load c
 """
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
 from nnscratch import backend
+from nnscratch.saving.atomic import atomic_write_bytes
 
 FORMAT = "nnscratch-weights-v1"
-
-
-@contextlib.contextmanager
-def atomic_path(path, make_dirs=True):
-    """Context manager for writing ``path`` atomically with any writer: it yields a temporary
-    path in the same directory; when the block ends without error, that file is fsynced and
-    ``os.replace``d over ``path``, so an interrupted write leaves the old file whole (on error
-    the temporary file is removed). The file gets the usual permissions (0666 minus the umask;
-    mkstemp makes 0600)."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    if make_dirs:
-        os.makedirs(directory, exist_ok=True)
-    elif not os.path.isdir(directory):
-        raise FileNotFoundError(f"cannot write {path!r}: directory {directory!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
-    os.close(fd)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_bytes(path, data: bytes, make_dirs=True):
-    """Write ``data`` to ``path`` atomically (see ``atomic_path``)."""
-    with atomic_path(path, make_dirs=make_dirs) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(data)
 
 
 def weights_to_arrays(model, include_optimizer=True):
@@ -89,14 +52,8 @@ def arrays_to_bytes(arrays) -> bytes:
     return buf.getvalue()
 
 
-def save_weights(model, path):
-    path = os.fspath(path)
-    if path.endswith(".weights.h5"):  # Keras 3's format, readable by keras_model.load_weights
-        from nnscratch import keras_io
-
-        return keras_io.save_keras_weights(model, path)
-    if not path.endswith(".npz"):
-        raise ValueError(f"save_weights: the file name must end in '.npz' or '.weights.h5', received {path!r}")
+def save_npz(model, path):
+    """Write ``model``'s weights and optimizer state to the .npz ``path`` (atomically)."""
     if not model.built:
         raise ValueError(f"save_weights: model '{model.name}' is not built yet, so it has no weights")
     atomic_write_bytes(path, arrays_to_bytes(weights_to_arrays(model)))
@@ -114,12 +71,8 @@ def read_arrays(path):
         raise ValueError(f"cannot read weights file {path}: it is truncated or corrupt ({exc})") from None
 
 
-def load_weights(model, path):
-    path = os.fspath(path)
-    if path.endswith(".h5"):
-        from nnscratch import keras_io
-
-        return keras_io.load_keras_weights(model, path)
+def load_npz(model, path):
+    """Read the .npz ``path`` and assign it to ``model``; a failed load changes nothing."""
     arrays = read_arrays(path)
     apply_arrays(model, arrays, source=path)
 

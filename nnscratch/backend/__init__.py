@@ -10,7 +10,7 @@ Nothing else in the engine imports ``numpy`` or ``cupy`` for array math.
 Global choices (Keras-style, process-wide):
 
 * the backend: ``set_backend('numpy' | 'cupy' | 'emulated')`` or the environment variable
-  ``NNSCRATCH_BACKEND``; 'emulated' is NumPy dressed as CuPy (``nnscratch/_emulated.py``):
+  ``NNSCRATCH_BACKEND``; 'emulated' is NumPy dressed as CuPy (``nnscratch/backend/emulated.py``):
   its arrays refuse implicit conversion to NumPy and mixing with NumPy arrays, and every
   host synchronisation is counted, so GPU discipline can be tested on any machine;
 * the float type: ``set_floatx('float32' | 'float64')`` (float32 by default);
@@ -29,6 +29,9 @@ import contextlib
 import os
 
 import numpy
+
+from nnscratch.backend import emulated as _emulated_module
+from nnscratch.backend.sync import HostSyncError, expect_no_sync, record_sync, reset_sync_count, sync_count
 
 try:  # CuPy is optional: pip install "nnscratch[gpu]"
     import cupy as _cupy
@@ -49,20 +52,13 @@ _state = {
     "rng": numpy.random.default_rng(),
     "seed": None,
 }
-_sync = {"count": 0, "forbidden": 0}
-_emu = None  # nnscratch._emulated, imported on first use of the emulated backend
-
-
-class HostSyncError(RuntimeError):
-    """A device -> host synchronisation happened inside ``expect_no_sync()``."""
+_emu = None  # the emulated module once the emulated backend has been used (fast checks until then)
 
 
 def _emulated():
+    """The emulated device module, marked as in use (``_is_emulated`` checks only once it is)."""
     global _emu
-    if _emu is None:
-        from nnscratch import _emulated
-
-        _emu = _emulated
+    _emu = _emulated_module
     return _emu
 
 
@@ -216,39 +212,6 @@ def to_host(x):
 def to_float(x) -> float:
     """A 0-d array (host or device) as a Python float (a host synchronisation)."""
     return float(to_host(x))
-
-
-# ----------------------------------------------------------------------------- synchronisations
-def record_sync(what: str) -> None:
-    """Count one device -> host synchronisation (called by to_host and the emulated arrays).
-    Inside ``expect_no_sync()`` it raises HostSyncError at the offending line."""
-    _sync["count"] += 1
-    if _sync["forbidden"]:
-        raise HostSyncError(
-            f"host synchronisation inside backend.expect_no_sync(): {what}. On a GPU this stalls "
-            "the step until the device catches up; keep the value on the device (0-d array) "
-            "until a logging boundary."
-        )
-
-
-def sync_count() -> int:
-    """Number of host synchronisations counted since the last ``reset_sync_count()``."""
-    return _sync["count"]
-
-
-def reset_sync_count() -> None:
-    _sync["count"] = 0
-
-
-@contextlib.contextmanager
-def expect_no_sync():
-    """``with backend.expect_no_sync(): model.train_step(xb, yb)`` raises HostSyncError on
-    the first synchronisation inside the block (exact under the emulated backend)."""
-    _sync["forbidden"] += 1
-    try:
-        yield
-    finally:
-        _sync["forbidden"] -= 1
 
 
 # ----------------------------------------------------------------------------- kernels

@@ -20,8 +20,9 @@ import os
 
 import numpy as np
 
-from nnscratch import backend, saving
-from nnscratch.callbacks import Callback
+from nnscratch import backend
+from nnscratch.callbacks.callback import Callback
+from nnscratch.saving import npz as saving
 
 CHECKPOINT_NAME = "checkpoint.npz"
 

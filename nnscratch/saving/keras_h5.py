@@ -24,6 +24,7 @@ import numpy as np
 
 from nnscratch import backend
 from nnscratch.layers.base import snake_case
+from nnscratch.saving.atomic import atomic_path
 
 SUFFIX = ".weights.h5"
 
@@ -123,8 +124,6 @@ def save_keras_weights(model, path):
         raise ValueError(f"save_keras_weights: Keras requires the file name to end in '{SUFFIX}', received {path!r}")
     _require_built(model, "save_keras_weights")
     h5py = _h5py()
-    from nnscratch.saving import atomic_path
-
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:  # temp file, fsync, os.replace
         layers_group = f.create_group("layers")
         for layer, group in zip(weight_layers(model), group_names(model)):

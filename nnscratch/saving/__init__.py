@@ -1,0 +1,38 @@
+"""Model and weights files.
+
+* ``atomic``: every file is written to a temporary file, fsynced and renamed into place.
+* ``npz``: nnscratch's own weights archive (weights and optimizer state).
+* ``keras_h5``: Keras 3's ``.weights.h5`` layout, and weight copies to and from live Keras models.
+* ``model_file``: whole-model files (architecture, weights, optimizer, compile settings).
+
+``save_weights``/``load_weights`` choose the format from the file name, as Keras does.
+"""
+from __future__ import annotations
+
+import os
+
+from nnscratch.saving import keras_h5, npz
+from nnscratch.saving.atomic import atomic_path, atomic_write_bytes
+
+
+def save_weights(model, path):
+    """Write the weights to ``path``: ``.weights.h5`` (Keras 3's layout, readable by
+    ``keras_model.load_weights``) or ``.npz`` (with the optimizer state)."""
+    path = os.fspath(path)
+    if path.endswith(".weights.h5"):
+        return keras_h5.save_keras_weights(model, path)
+    if not path.endswith(".npz"):
+        raise ValueError(f"save_weights: the file name must end in '.npz' or '.weights.h5', received {path!r}")
+    return npz.save_npz(model, path)
+
+
+def load_weights(model, path):
+    """Read weights written by ``save_weights`` (or by Keras, for ``.weights.h5``); a failed
+    load leaves the model's weights and optimizer state untouched."""
+    path = os.fspath(path)
+    if path.endswith(".h5"):
+        return keras_h5.load_keras_weights(model, path)
+    return npz.load_npz(model, path)
+
+
+__all__ = ["atomic_path", "atomic_write_bytes", "save_weights", "load_weights", "keras_h5", "npz"]
