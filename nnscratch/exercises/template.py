@@ -79,7 +79,8 @@ def _what_you_have(ex):
 def _stub(name, sig, doc, body_first, where):
     params = list(sig.parameters)
     arr = next((p for p in params if p not in ("self",)), None)
-    xp_line = f"xp = backend.get_array_module({arr})  # numpy or cupy, following the data\n" if arr and body_first else ""
+    arrayish = arr in ("x", "x_pad", "dcol", "dy", "dz", "z", "param")
+    xp_line = f"xp = backend.get_array_module({arr})  # numpy or cupy, following the data\n" if arrayish else ""
     return (f"def {name}{sig}:\n"
             f'{_indent(chr(34) * 3 + doc + chr(10) + chr(34) * 3, 4)}\n'
             f"{_indent(xp_line, 4)}"
