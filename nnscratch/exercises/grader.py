@@ -273,6 +273,13 @@ def check(obj, exercise=None, tf="auto", train=True):
     """Grade ``obj`` (a student file's path, a module, or a class) against nnscratch's own
     implementation. ``tf``: 'auto' (TensorFlow parity when it is importable), True or False.
     Returns a ``CheckResult``; ``result.passed`` is True only when no check failed."""
+    if isinstance(obj, (str, os.PathLike)) and os.path.isfile(obj):
+        try:
+            obj = load_file(obj)
+        except Exception as exc:  # a syntax error or a failing import is a failed check, not a crash
+            failed = Check("import the file")
+            failed.fail(_error_text(f"importing {os.fspath(obj)}", exc))
+            return CheckResult(exercise or "?", "?", os.fspath(obj), [failed])
     ex, cls, where = resolve(obj, exercise)
     result = CheckResult(ex.name, cls.__name__, where)
     with np.errstate(all="ignore"):

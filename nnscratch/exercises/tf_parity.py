@@ -60,7 +60,7 @@ def _layer_case(tf, ex, data):
 
 def _loss_case(tf, ex, data):
     z = tf.Variable(data.x)
-    loss_fn = getattr(tf.keras.losses, ex.tf_name)(**data.case.config)
+    loss_fn = getattr(tf.keras.losses, ex.tf_name)(dtype="float64", **data.case.config)
     with tf.GradientTape() as tape:
         loss = loss_fn(tf.constant(data.labels), z)
     return {"loss": loss.numpy(), "dz": tape.gradient(loss, z).numpy()}
