@@ -39,7 +39,8 @@ for(var i=0;i<d.length;i+=4){var v=d[i]+d[i+1]+d[i+2];if(v<lo)lo=v;if(v>hi)hi=v;
 var r=document.getElementById('selfcheck');r.setAttribute('data-panels',document.querySelectorAll('.layer').length);
 r.setAttribute('data-images',imgs.length);r.setAttribute('data-blank',blank.length);r.textContent='self-check: '+
 document.querySelectorAll('.layer').length+' layer panels, '+imgs.length+' drawings, '+blank.length+' blank'+
-(blank.length?': '+blank.join(', '):'');});
+(blank.length?': '+blank.join(', '):'');var d=document.querySelector('[id^=detail]');if(d){toggle(d.id);
+r.setAttribute('data-toggle',d.style.display=='block'?'ok':'broken');toggle(d.id);}});
 function toggle(id){var e=document.getElementById(id);e.style.display=e.style.display=='none'?'block':'none';}"""
 
 
