@@ -16,7 +16,7 @@ import textwrap
 
 import nnscratch
 from nnscratch import backend
-from nnscratch.exercises import catalog, runners
+from nnscratch.exercises import catalog
 
 _CONTRACT = {
     ("layer", "forward"): "Return y; store in self.cache exactly what backward needs (a dict with named keys).",
@@ -76,7 +76,7 @@ def _what_you_have(ex):
     return "\n".join(lines)
 
 
-def _stub(name, sig, doc, body_first, where):
+def _stub(name, sig, doc, where):
     params = list(sig.parameters)
     arr = next((p for p in params if p not in ("self",)), None)
     arrayish = arr in ("x", "x_pad", "dcol", "dy", "dz", "z", "param")
@@ -102,16 +102,13 @@ def source(name) -> str:
              "import nnscratch as nn\nfrom nnscratch import backend\n\n"
              f'EXERCISE = "{ex.name}"\n']
     for fn in ex.functions:
-        parts.append("\n\n" + _stub(fn.__name__, inspect.signature(fn), _doc(fn), True, fn.__name__))
+        parts.append("\n\n" + _stub(fn.__name__, inspect.signature(fn), _doc(fn), fn.__name__))
     class_doc = _doc(cls) + "\n\n" + _what_you_have(ex)
     body = []
     for m in ex.methods:
         real = getattr(cls, m)
-        doc = _CONTRACT[(ex.kind, m)]
-        own = _doc(real) if m not in ("forward", "backward", "__call__") or real.__doc__ else ""
-        if own and own not in doc and m == "update_step":
-            doc += "\n\n" + own
-        body.append(_stub(m, inspect.signature(real), doc, True, f"{cls.__name__}.{m}"))
+        doc = _CONTRACT[(ex.kind, m)]  # the contract of the method (the class docstring has the math)
+        body.append(_stub(m, inspect.signature(real), doc, f"{cls.__name__}.{m}"))
     parts.append(f"\n\nclass {cls.__name__}({_public_path(cls)}):\n"
                  f'{_indent(chr(34) * 3 + class_doc + chr(10) + chr(34) * 3, 4)}\n\n'
                  + "\n".join(_indent(b, 4) for b in body))
@@ -155,4 +152,4 @@ def start(name, dir=".", overwrite=False):
     return path
 
 
-__all__ = ["start", "source", "readme", "runners"]
+__all__ = ["start", "source", "readme"]
