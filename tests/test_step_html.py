@@ -93,3 +93,18 @@ def test_lenet_page_renders_in_headless_chromium(lenet_page, tmp_path):
     keep = os.environ.get("NNSCRATCH_SCREENSHOT_DIR")
     if keep:  # CI keeps the screenshot as an artifact
         shutil.copy(shot, os.path.join(keep, "lenet_step.png"))
+
+
+def test_cli_explain_writes_the_lenet_page(tmp_path):
+    import sys
+
+    out = tmp_path / "step.html"
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    run = subprocess.run([sys.executable, "-m", "nnscratch", "explain", "--model", "lenet", "--out", str(out),
+                          "--batch-size", "4"], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr
+    text = out.read_text(encoding="utf-8")
+    assert text.count('class="layer"') == 8 and "one training step of lenet" in text
+    bad = subprocess.run([sys.executable, "-m", "nnscratch", "explain", "--model", "resnet", "--out", str(out)],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert bad.returncode == 1 and "unknown model 'resnet'" in bad.stderr

@@ -40,7 +40,8 @@ class Case:
 class Exercise:
     """kind: 'layer', 'activation' (an ActivationFunction: __call__ and backward), 'loss' or
     'optimizer' (update_step). ``model``: the small network the training check plugs it in
-    ('image' or 'vector'). ``functions``: module-level helpers the student writes too."""
+    ('image' or 'vector'), configured as case ``extra['train_case']`` (default 0).
+    ``functions``: module-level helpers the student writes too."""
 
     name: str
     kind: str
@@ -116,7 +117,7 @@ EXERCISES = [
          Case({"filters": 2, "kernel_size": 3, "padding": "same", "dilation_rate": 2, "activation": "sigmoid"},
               (1, 7, 7, 2))),
         functions=(im2col.same_padding, im2col.im2col, im2col.col2im),
-        model=_IMG, tf_name="Conv2D",
+        model=_IMG, tf_name="Conv2D", extra={"train_case": 1},
         notes="Write same_padding, im2col and col2im first (they are graded on their own), then use\n"
               "them in forward and backward. Apply the activation as in Dense: self.activation(z),\n"
               "self.activation.backward(dy, y)."),
@@ -128,7 +129,7 @@ EXERCISES = [
          Case({"pool_size": 2, "strides": 1, "padding": "same", "data_format": "channels_first"}, (2, 3, 5, 5),
               inputs="distinct"),
          Case({"pool_size": (3, 2), "strides": (1, 2)}, (1, 6, 6, 1), inputs="distinct")),
-        functions=(im2col.same_padding,), model=_IMG, tf_name="MaxPooling2D"),
+        functions=(im2col.same_padding,), model=_IMG, tf_name="MaxPooling2D", extra={"train_case": 1}),
     Exercise(
         "average_pooling2d", "layer", AveragePooling2D,
         "AveragePooling2D with TF's 'same' rule (padded cells are not counted)",
@@ -137,7 +138,8 @@ EXERCISES = [
          Case({"pool_size": 3, "strides": 2, "padding": "same"}, (2, 6, 6, 2)),
          Case({"pool_size": 2, "strides": 1, "padding": "same", "data_format": "channels_first"}, (1, 2, 4, 4)),
          Case({"pool_size": 2}, (2, 5, 5, 1))),
-        functions=(im2col.same_padding,), model=_IMG, tf_name="AveragePooling2D"),
+        functions=(im2col.same_padding,), model=_IMG, tf_name="AveragePooling2D",
+        extra={"train_case": 1}),
     Exercise(
         "batch_normalization", "layer", BatchNormalization,
         "BatchNormalization: batch statistics in training, moving statistics in inference",

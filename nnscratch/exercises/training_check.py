@@ -17,7 +17,7 @@ CLASSES = 3
 
 def _model(ex, cls):
     """(model, compile kwargs, input shape) around ``cls`` for the exercise's kind."""
-    config = dict(ex.cases[0].config)
+    config = dict(ex.cases[ex.extra.get("train_case", 0)].config)
     loss = losses.SparseCategoricalCrossentropy()
     opt = optimizers.SGD(0.1)
     if ex.kind == "optimizer":
@@ -37,6 +37,11 @@ def _model(ex, cls):
         body = [layers.Dense(6, activation="tanh", input_shape=shape), runners.make_layer(ex, cls, config),
                 layers.Dense(CLASSES, activation="softmax")]
     return Sequential(body), dict(optimizer=opt, loss=loss), shape
+
+
+def _wraps_student(a, b):
+    """True for the Activation layer around the student's activation function."""
+    return type(getattr(a, "activation", None)) is not type(getattr(b, "activation", None))
 
 
 def run(ex, cls, check):
@@ -65,9 +70,10 @@ def run(ex, cls, check):
                 if bad:
                     check.fail(f"step {step}: the loss differs from the reference model's: {bad}")
                     return
-                for a, b in zip(ref.layers, stu.layers):
+                for i, (a, b) in enumerate(zip(ref.layers, stu.layers)):
+                    mine = " (yours)" if type(a) is not type(b) or _wraps_student(a, b) else ""
                     for name, wa, wb in zip(a.weight_names, a.get_weights(), b.get_weights()):
-                        bad = mismatch(f"{a.name}/{name}", wb, wa)
+                        bad = mismatch(f"layer {i} {type(a).__name__}{mine} {name}", wb, wa)
                         if bad:
                             check.fail(f"after step {step}: weights differ from the reference model's: {bad}")
                             return
