@@ -75,7 +75,9 @@ def run(ex, cls, check):
                     for name, wa, wb in zip(a.weight_names, a.get_weights(), b.get_weights()):
                         bad = mismatch(f"layer {i} {type(a).__name__}{mine} {name}", wb, wa)
                         if bad:
-                            check.fail(f"after step {step}: weights differ from the reference model's: {bad}")
+                            check.fail(f"after step {step}: weights differ from the reference model's: {bad}",
+                                       "(every layer but yours is nnscratch's: a wrong dx from your layer shows "
+                                       "up in the layers before it)")
                             return
     except Exception as exc:
         check.fail(f"building the model raised {type(exc).__name__}: {exc}")
