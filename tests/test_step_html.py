@@ -108,3 +108,19 @@ def test_cli_explain_writes_the_lenet_page(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "nnscratch", "explain", "--model", "resnet", "--out", str(out)],
                          capture_output=True, text=True, env=env, timeout=300)
     assert bad.returncode == 1 and "unknown model 'resnet'" in bad.stderr
+
+
+def test_backward_steps_page_has_every_dx_and_cache_snapshots(tmp_path):
+    from nnscratch.debug import html_steps
+
+    nn.utils.set_random_seed(2)
+    model, compile_kwargs, _ = presets.lenet()
+    model.compile(**compile_kwargs)
+    x = np.random.default_rng(0).random((4, 28, 28, 1)).astype("float32")
+    path = html_steps.save_steps_html(model.backward_steps(x, np.array([0, 1, 2, 3])), str(tmp_path / "s.html"))
+    text = open(path, encoding="utf-8").read()
+    assert text.count('class="layer"') == 8 and "not computed in training" not in text
+    assert "snapshot right after that layer" in text and text.count("cache key") == 8
+    first = re.search(r'<div class="layer" id="layer-conv2d[^"]*">.*?upd/w ([^ <]+)', text, re.S)
+    assert first and first.group(1)[0].isdigit(), "the update of the first layer was not recorded"
+    assert re.search(r"\|dx\| \d", first.group(0)), "backward_steps computes the first layer's dx too"

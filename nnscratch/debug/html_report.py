@@ -170,7 +170,7 @@ def _failed(gradcheck, layer_name, tol):
             and not v < tol}
 
 
-def _panel(rec, layer, gradcheck, tol):
+def _panel(rec, layer, gradcheck, tol, cache):
     bad = _failed(gradcheck, rec.name, tol)
     zf = rec.zero_fraction
     stats = [f"|y| {_fmt(_norm(rec.y))}", f"|dy| {_fmt(_norm(rec.dy))}" + (" (at the logits)" if rec.dy_at_logits else ""),
@@ -198,7 +198,7 @@ def _panel(rec, layer, gradcheck, tol):
             f'</span></div><div class="stats">{" &middot; ".join(_e(s) for s in stats)}'
             f'{"<br>params: " + ", ".join(params) if params else ""}</div>'
             f'<div class="row">{"".join(figs)}</div>'
-            f'<div id="{pid}" style="display:none"><pre>{_e(math_block(layer))}</pre>{_cache_table(layer.cache)}</div></div>')
+            f'<div id="{pid}" style="display:none"><pre>{_e(math_block(layer))}</pre>{_cache_table(cache)}</div></div>')
 
 
 def _gradcheck_table(gradcheck, tol):
@@ -215,14 +215,19 @@ def _page(title, body):
             f"<script>{JS}</script></body></html>")
 
 
-def render_trace(tr, title="One training step", gradcheck=None, tol=1e-6):
-    """The HTML text of a recorded ``trace`` (and, optionally, a gradient-check result)."""
+def render_trace(tr, title="One training step", gradcheck=None, tol=1e-6, layers=None, caches=None,
+                 note="Cache shown as the layers hold it after the step."):
+    """The HTML text of a recorded ``trace`` (and, optionally, a gradient-check result).
+    ``layers`` (default ``tr.model.layers``) give the formulas; ``caches`` (default each
+    layer's current cache) the cache tables."""
     if not tr.records or tr.records[0].y is None:
         raise RuntimeError("save_html: the trace holds no step (call model.train_on_batch or fit inside the block)")
+    layers = list(tr.model.layers if layers is None else layers)
+    caches = [l.cache for l in layers] if caches is None else caches
     head = (f"<p>loss {_fmt(tr.loss, '.6g')}; {len(tr.records)} layers, input {_e(tuple(tr.records[0].x.shape))}. "
-            "Forward runs top to bottom, backward bottom to top. Cache shown as the layers hold it after the "
-            "step.</p>")
-    panels = '<div class="arrow">&darr;</div>'.join(_panel(r, l, gradcheck, tol) for r, l in zip(tr.records, tr.model.layers))
+            f"Forward runs top to bottom, backward bottom to top. {_e(note)}</p>")
+    panels = '<div class="arrow">&darr;</div>'.join(
+        _panel(r, l, gradcheck, tol, c) for r, l, c in zip(tr.records, layers, caches))
     extra = _gradcheck_table(gradcheck, tol) if gradcheck else ""
     return _page(title, head + extra + panels)
 
