@@ -104,7 +104,9 @@ EXERCISES = [
         tf_name="Dropout",
         notes="Draw the mask with self.make_mask(x.shape, x.dtype): it returns mask / (1 - rate)\n"
               "(kept cells 1/(1-rate), dropped 0) from the layer's seeded generator, so the grader\n"
-              "can give your layer and the reference the same mask."),
+              "can give your layer and the reference the same mask. With training=False the layer is the\n"
+              "identity, but forward must still leave a non-empty cache (e.g. {'scaled_mask': None}):\n"
+              "backward() refuses to run on an empty one."),
     Exercise(
         "conv2d", "layer", Conv2D, "Conv2D via im2col and col2im (TF's 'same' padding, strides, dilation)",
         ("forward", "backward"),

@@ -143,7 +143,7 @@ def start(name, dir=".", overwrite=False):
     os.makedirs(dir, exist_ok=True)
     path = os.path.join(dir, f"{ex.name}.py")
     if os.path.exists(path) and not overwrite:
-        raise FileExistsError(f"exercises.start: {path} exists (it may hold your work); pass overwrite=True "
+        raise FileExistsError(f"exercises.start: {path} exists (it may hold your work); pass overwrite=True (--force) "
                               "or choose another directory")
     with open(path, "w", encoding="utf-8") as f:
         f.write(source(ex.name))
