@@ -151,3 +151,14 @@ def test_a_file_that_does_not_import_is_a_failed_check(tmp_path):
     path.write_text("EXERCISE = 'dense'\ndef oops(:\n")
     result = exercises.check(path, tf=False)
     assert not result.passed and "SyntaxError" in result.report()
+
+
+def test_required_tensorflow_that_does_not_import_fails(monkeypatch):
+    from nnscratch.exercises import tf_parity
+
+    def broken():
+        raise ImportError("no TensorFlow here")
+
+    monkeypatch.setattr(tf_parity, "_tf", broken)
+    result = exercises.check(nn.activations.Tanh, tf=True, train=False)
+    assert result["TensorFlow parity"].status == "fail" and not result.passed

@@ -270,7 +270,8 @@ def tf_wanted(tf):
 
 def check(obj, exercise=None, tf="auto", train=True):
     """Grade ``obj`` (a student file's path, a module, or a class) against nnscratch's own
-    implementation. ``tf``: 'auto' (TensorFlow parity when it is importable), True or False.
+    implementation. ``tf``: 'auto' (TensorFlow parity when it is importable), True (required:
+    the check fails when TensorFlow does not import) or False.
     Returns a ``CheckResult``; ``result.passed`` is True only when no check failed."""
     if isinstance(obj, (str, os.PathLike)) and os.path.isfile(obj):
         try:
@@ -289,7 +290,7 @@ def check(obj, exercise=None, tf="auto", train=True):
         if tf_wanted(tf):
             from nnscratch.exercises import tf_parity  # TensorFlow is imported only when asked for
 
-            tf_parity.run(ex, cls, tf_check)
+            tf_parity.run(ex, cls, tf_check, required=tf is True)
         else:
             tf_check.skip("TensorFlow is not importable" if tf == "auto" else "not requested (tf=False)")
         result.checks.append(tf_check)

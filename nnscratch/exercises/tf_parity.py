@@ -77,11 +77,13 @@ def _optimizer_case(tf, ex, data):
     return out
 
 
-def run(ex, cls, check):
+def run(ex, cls, check, required=False):
+    """Fill ``check``; when TensorFlow does not import it is skipped, or failed if ``required``."""
     try:
         tf = _tf()
-    except Exception as exc:  # an installed but broken TensorFlow
-        check.skip(f"TensorFlow did not import: {type(exc).__name__}: {exc}")
+    except Exception as exc:  # missing, or installed but broken
+        reason = f"TensorFlow did not import: {type(exc).__name__}: {exc}"
+        check.fail(reason) if required else check.skip(reason)
         return
     compared = 0
     for i, case in enumerate(ex.cases):
