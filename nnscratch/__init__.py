@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     # heavier or optional submodules load on first use
-    if name in ("datasets", "plot", "data", "cli", "presets"):
+    if name in ("datasets", "plot", "data", "cli", "presets", "exercises"):
         import importlib
 
         return importlib.import_module(f"nnscratch.{name}")

@@ -25,7 +25,7 @@ import sys
 import numpy as np
 
 import nnscratch as nn
-from nnscratch import presets
+from nnscratch import cli_exercise, presets
 
 DATASETS = ("fashion_mnist", "mnist", "cifar10", "cifar100", "sample")
 PROG = "nnscratch"
@@ -372,6 +372,7 @@ def build_parser():
                          help="invert the pixels (for dark objects on a light background)")
     predict.add_argument("--class-names", default=None, help="comma-separated class names")
     predict.set_defaults(func=cmd_predict, batch_size=None)
+    cli_exercise.add_parsers(sub)  # exercise list/start/check, explain
     return parser
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nnscratch import backend
+from nnscratch.debug import html_report
 
 
 def _host(a):
@@ -223,6 +224,10 @@ class Trace:
 
     def __str__(self):
         return self.table()
+
+    def save_html(self, path, title="One training step", gradcheck=None, tol=1e-6):
+        """Write the recorded step as a self-contained HTML page (see ``debug.html_report``)."""
+        return html_report.save_trace_html(self, path, title=title, gradcheck=gradcheck, tol=tol)
 
     def __getitem__(self, key):
         """``tr['dense_1']`` or ``tr[0]``: the LayerRecord of that layer."""
