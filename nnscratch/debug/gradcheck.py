@@ -48,10 +48,6 @@ class GradCheckResult(dict):
     def passed(self) -> bool:
         return self.max_error < self.tol
 
-    def __bool__(self):
-        # ``if result:`` would otherwise mean "has entries"; make it mean "passed", like .passed
-        return self.passed
-
     def __repr__(self):
         body = ", ".join(f"{k}: {v:.2e}" for k, v in self.items())
         verdict = "passed" if self.passed else "FAILED"
