@@ -31,7 +31,7 @@ import os
 import numpy
 
 from nnscratch.backend import emulated as _emulated_module
-from nnscratch.backend.sync import HostSyncError, expect_no_sync, record_sync, reset_sync_count, sync_count
+from nnscratch.backend.sync import HostSyncError, expect_no_sync, record_sync, reset_sync_count, sync_count  # noqa: F401 (public)
 
 try:  # CuPy is optional: pip install "nnscratch[gpu]"
     import cupy as _cupy

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nnscratch.saving.atomic import atomic_write_bytes
+
 from . import _catalog, _formats, _loaders, _sources
 
 TRAIN_PER_CLASS = 500
@@ -41,8 +43,6 @@ def balanced_indices(y, per_class, num_classes=10):
 def atomic_write(path, data: bytes):
     """Temp file, fsync, os.replace (nnscratch.saving.atomic_write_bytes); mode 0644 under the
     usual umask, so package data is world-readable."""
-    from nnscratch.saving import atomic_write_bytes
-
     atomic_write_bytes(path, data)
 
 
