@@ -476,3 +476,114 @@ def test_namespace_and_class_names():
     names = datasets.CLASS_NAMES["cifar100"]
     assert len(set(names)) == 100 and list(names) == sorted(names)  # the meta file is alphabetical
     assert len(cifar100.COARSE_CLASS_NAMES) == 20
+
+
+# ----------------------------------------------------------------------------- hostile sizes (issue 16, item 1)
+# Small files that declare huge contents. Each must be refused with a ValueError naming the
+# file, having read next to nothing: the bound asserted is peak traced memory < 200 MB (a reader
+# that holds what the file declares needs 0.5-6 GB) and < 5 s (such a reader needs tens).
+MiB = 1 << 20
+_ZEROS_MIB_GZ = gzip.compress(bytes(MiB), compresslevel=1)  # one gzip member: 1 MiB of zeros
+
+
+def gz_zeros(n_mib):
+    """A gzip stream of n_mib MiB of zeros, as concatenated members (costs ~1 KB per MiB)."""
+    return _ZEROS_MIB_GZ * n_mib
+
+
+def refused_quickly(fn, must_name):
+    """Run fn, which must raise ValueError mentioning ``must_name``; return the message.
+    Asserts the traced peak stays under 200 MB and the refusal under 5 s."""
+    import time
+    import tracemalloc
+
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    try:
+        with pytest.raises(ValueError) as err:
+            fn()
+    finally:
+        elapsed = time.perf_counter() - t0
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert peak < 200 * MiB, f"peak traced memory {peak / MiB:.0f} MiB ({elapsed:.2f} s): {err.value}"
+    assert elapsed < 5.0, f"took {elapsed:.2f} s (peak {peak / MiB:.0f} MiB)"
+    assert str(must_name) in str(err.value), str(err.value)
+    return str(err.value)
+
+
+def _tar_header(name, size, type_=tarfile.REGTYPE):
+    info = tarfile.TarInfo(name)
+    info.size, info.type = size, type_
+    return info.tobuf(format=tarfile.GNU_FORMAT)
+
+
+def hostile_cifar10_tar(member_mib=1024):
+    """cifar-10-python.tar.gz whose six batches are each ``member_mib`` MiB of zeros (~6 MB file
+    for 6 GiB of members)."""
+    parts = []
+    for b in _catalog.CIFAR10_BATCHES:
+        parts.append(gzip.compress(_tar_header(f"cifar-10-batches-py/{b}", member_mib * MiB)))
+        parts.append(gz_zeros(member_mib))
+    parts.append(gzip.compress(bytes(1024)))  # end-of-archive blocks
+    return b"".join(parts)
+
+
+def test_cifar_tar_with_gigabyte_members_is_refused_before_reading(tmp_path):
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    archive.write_bytes(hostile_cifar10_tar(1024))
+    msg = refused_quickly(lambda: cifar10.load_data(path=tmp_path), archive)
+    assert "data_batch_1" in msg and str(1024 * MiB) in msg
+
+
+def test_cifar_tar_with_a_huge_unwanted_member_is_refused_not_skipped(tmp_path):
+    """Members are summed against the format's real size: a 1 GiB extra is not decompressed past."""
+    src = tmp_path / "src" / "cifar-10-batches-py"
+    write_cifar10(src, np.random.default_rng(8))
+    parts = [gzip.compress(_tar_header("cifar-10-batches-py/readme.html", 1024 * MiB)), gz_zeros(1024)]
+    for b in _catalog.CIFAR10_BATCHES:
+        raw = (src / b).read_bytes()
+        padded = raw + bytes(-len(raw) % 512)
+        parts.append(gzip.compress(_tar_header(f"cifar-10-batches-py/{b}", len(raw)) + padded))
+    parts.append(gzip.compress(bytes(1024)))
+    archive = tmp_path / "arc" / "cifar-10-python.tar.gz"
+    archive.parent.mkdir()
+    archive.write_bytes(b"".join(parts))
+    msg = refused_quickly(lambda: cifar10.load_data(path=archive.parent), archive)
+    assert "readme.html" in msg
+
+
+def test_cifar_tar_with_a_huge_long_name_header_is_refused(tmp_path):
+    """A GNU long-name header is read whole by tarfile: its size is checked first."""
+    parts = [gzip.compress(_tar_header("././@LongLink", 300 * MiB, tarfile.GNUTYPE_LONGNAME)), gz_zeros(300),
+             gzip.compress(bytes(1024))]
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    archive.write_bytes(b"".join(parts))
+    refused_quickly(lambda: cifar10.load_data(path=tmp_path), archive)
+
+
+@pytest.mark.parametrize("shape,fname", [
+    ((500, 1024, 1024), IDX[0]),        # 500 MiB of images that are not 28x28
+    ((600_000, 28, 28), IDX[0]),        # ten times the largest split
+    ((400_000_000,), IDX[1]),           # 381 MiB of labels
+])
+def test_idx_header_declaring_too_much_is_refused_before_reading(tmp_path, shape, fname):
+    write_idx_set(tmp_path)
+    n_bytes = int(np.prod(shape))
+    header = struct.pack(">I", 0x0800 + len(shape)) + struct.pack(f">{len(shape)}I", *shape)
+    (tmp_path / fname).write_bytes(gzip.compress(header) + gz_zeros(-(-n_bytes // MiB)))
+    refused_quickly(lambda: mnist.load_data(path=tmp_path), tmp_path / fname)
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "cifar10"])
+def test_oversized_file_is_refused_by_its_size_before_reading(tmp_path, dataset):
+    """A 300 MB file (sparse: it costs no disk) where the format's largest file is ~48/32 MB."""
+    if dataset == "mnist":
+        write_idx_set(tmp_path)
+        victim = tmp_path / IDX[2]
+    else:
+        write_cifar10(tmp_path, np.random.default_rng(9))
+        victim = tmp_path / "test_batch"
+    with open(victim, "r+b") as f:
+        f.truncate(300 * MiB)
+    refused_quickly(lambda: getattr(datasets, dataset).load_data(path=tmp_path), victim)
