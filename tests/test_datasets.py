@@ -252,7 +252,7 @@ def test_bad_cifar_batch_gives_value_error_naming_the_file(tmp_path, case):
 
 
 def test_forged_sizes_are_rejected_without_trusting_them():
-    header = struct.pack(">IIII", 2051, 100000, 28, 28)  # claims 78 MB, holds 10 bytes
+    header = struct.pack(">IIII", 2051, 50000, 28, 28)  # claims 39 MB, holds 10 bytes
     with pytest.raises(ValueError, match="truncated"):
         _formats.read_idx_images(gzip.compress(header + bytes(10)), "forged.gz")
     with pytest.raises(ValueError, match="more than the"):
@@ -587,3 +587,23 @@ def test_oversized_file_is_refused_by_its_size_before_reading(tmp_path, dataset)
     with open(victim, "r+b") as f:
         f.truncate(300 * MiB)
     refused_quickly(lambda: getattr(datasets, dataset).load_data(path=tmp_path), victim)
+
+
+def test_real_sized_batches_fit_the_bounds():
+    """The bounds are the formats' real sizes, not guesses that refuse real files: a 10000-image
+    batch with 60-character file names, as the original (Python 2 strings) and as a Python 3
+    protocol-2 re-pickle of all-0xFF pixels (each stored as two UTF-8 bytes), is read."""
+    data = np.full((10000, 3072), 0xFF, np.uint8)
+    d = {b"batch_label": b"training batch 1 of 5", b"data": data, b"labels": [9] * 10000,
+         b"filenames": [b"x" * 56 + b".png"] * 10000}
+    buf = io.BytesIO()
+    Py2StylePickler(buf, protocol=2).dump(d)
+    original = buf.getvalue().replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n")
+    repickled = pickle.dumps({k: (list(v) if isinstance(v, list) else v) for k, v in d.items()}, protocol=2)
+    assert len(original) <= _formats.cifar_batch_max_bytes(10000, reencoded=False) < len(repickled)
+    assert len(repickled) <= _formats.cifar_batch_max_bytes(10000)
+    for raw, reencoded in [(original, False), (repickled, True)]:
+        x, y = _formats.read_cifar_batch(raw, "batch", max_images=10000, reencoded=reencoded)
+        assert x.shape == (10000, 3072) and (x == 0xFF).all() and (y == 9).all()
+    with pytest.raises(ValueError, match="more than the 10 of this file"):
+        _formats.read_cifar_batch(original, "batch", max_images=10)

@@ -130,16 +130,36 @@ _FORBIDDEN_OPCODES = {"PERSID", "BINPERSID", "EXT1", "EXT2", "EXT4", "INST", "OB
                       "NEWOBJ", "NEWOBJ_EX", "BYTEARRAY8", "NEXT_BUFFER", "READONLY_BUFFER"}
 
 
+class _Clamped:
+    """A file's read(n) clamped to what remains: ``BufferedReader.read(n)`` allocates n bytes
+    before reading, so a forged 4 GB length must never reach it."""
+
+    def __init__(self, f):
+        self.f = f
+        self.size = f.seek(0, 2)
+        f.seek(0)
+
+    def read(self, n=-1):
+        remaining = self.size - self.f.tell()
+        return self.f.read(remaining if n is None or n < 0 else min(n, remaining))
+
+    def readline(self):
+        return self.f.readline()
+
+    def tell(self):
+        return self.f.tell()
+
+
 def _prescan(raw):
     """Walk the opcode stream with the pure-Python ``pickletools.genops`` first.
 
     CPython's C unpickler allocates a bytes object of the *declared* length before
     reading it, so a 4-byte length field edited to 4 GB makes it allocate 4 GB (fuzzing
     measured 45-second stalls); it also sizes its memo table by the largest PUT index.
-    ``genops`` reads through a BytesIO and fails as soon as a declared length exceeds
+    ``genops`` reads through ``_Clamped`` and fails as soon as a declared length exceeds
     what remains, so after this pass every length is honest and every index plausible.
     """
-    for opcode, arg, pos in pickletools.genops(raw):
+    for opcode, arg, pos in pickletools.genops(_Clamped(raw)):
         if opcode.name in _FORBIDDEN_OPCODES:
             raise pickle.UnpicklingError(f"opcode {opcode.name} at byte {pos} is not allowed")
         # The C unpickler grows its memo table to the index it is given, so PUT 2**28
@@ -149,15 +169,17 @@ def _prescan(raw):
             raise pickle.UnpicklingError(f"memo index {arg} at byte {pos} is out of range")
 
 
-def load_restricted(raw: bytes, name: str):
-    """Unpickle ``raw`` (encoding='bytes', for Python 2 files) with the restricted
-    unpickler; top-level dict values that are arrays become real NumPy arrays. Any
-    failure is a ValueError naming ``name``."""
+def load_restricted(raw, name: str):
+    """Unpickle ``raw`` (bytes, or a seekable binary file read as a stream) with the
+    restricted unpickler (encoding='bytes', for Python 2 files); top-level dict values that
+    are arrays become real NumPy arrays. Any failure is a ValueError naming ``name``."""
+    f = io.BytesIO(raw) if isinstance(raw, (bytes, bytearray, memoryview)) else raw
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            _prescan(raw)
-            obj = RestrictedUnpickler(io.BytesIO(raw), encoding="bytes").load()
+            _prescan(f)
+            f.seek(0)
+            obj = RestrictedUnpickler(f, encoding="bytes").load()
             if isinstance(obj, dict):
                 obj = {k: (v.to_numpy() if isinstance(v, _Array) else v) for k, v in obj.items()}
     except MemoryError as exc:
