@@ -124,7 +124,7 @@ def test_plain_uncompressed_idx_is_read_too():
     np.testing.assert_array_equal(_formats.read_idx_images(idx_bytes(arr, compress=False)), arr)
 
 
-@pytest.mark.parametrize("protocol", ["py2", 3, 4])
+@pytest.mark.parametrize("protocol", ["py2", 2, 3, 4, 5])
 def test_cifar10_directory_gives_nhwc_uint8_and_n_by_1_labels(tmp_path, protocol):
     batches = write_cifar10(tmp_path / "cifar-10-batches-py", np.random.default_rng(1), protocol=protocol)
     (x, y), (xt, yt) = cifar10.load_data(path=tmp_path)
@@ -221,6 +221,37 @@ def test_malicious_pickle_is_refused_and_not_executed(tmp_path):
     with pytest.raises(ValueError, match=r"data_batch_3.*refusing to load global pathlib"):
         cifar10.load_data(path=tmp_path)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("protocol", [2, 5])
+def test_malicious_global_in_python3_repickle_is_refused(tmp_path, protocol):
+    """Protocols 2 and 5 need ``_codecs.encode`` / ``numpy._core.numeric._frombuffer``; those are
+    allowed as inert stand-ins, every other global still refused and never called."""
+    marker = tmp_path / "pwned"
+    good = np.zeros((1, 3072), np.uint8)
+    for payload in ({b"data": _Evil(marker), b"labels": [0]}, {b"data": good, b"labels": [_Evil(marker)]},
+                    {b"data": good, b"labels": [0], b"x": _Evil(marker)}):
+        with pytest.raises(ValueError, match=r"evil_batch.*refusing to load global (pathlib|__builtin__)"):
+            _formats.read_cifar_batch(pickle.dumps(payload, protocol=protocol), "evil_batch")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("forge", ["encode to utf-16", "encode a list", "frombuffer of a list",
+                                   "frombuffer object dtype", "frombuffer short buffer"])
+def test_allowed_python3_globals_only_do_what_numpy_pickles_need(forge):
+    raw2 = pickle.dumps({b"data": np.zeros((1, 3072), np.uint8), b"labels": [0]}, protocol=2)
+    raw5 = pickle.dumps({b"data": np.zeros((1, 3072), np.uint8), b"labels": [0]}, protocol=5)
+    forged = {
+        "encode to utf-16": lambda: raw2.replace(b"X\x06\x00\x00\x00latin1", b"X\x06\x00\x00\x00utf_16"),
+        "encode a list": lambda: b"\x80\x02c_codecs\nencode\n]X\x06\x00\x00\x00latin1\x86R.",
+        "frombuffer of a list": lambda: (b"\x80\x02cnumpy._core.numeric\n_frombuffer\n(]cnumpy\ndtype\n"
+                                         b"X\x02\x00\x00\x00u1\x89\x88\x87RK\x00\x85X\x01\x00\x00\x00CtR."),
+        "frombuffer object dtype": lambda: raw5.replace(b"\x8c\x02u1", b"\x8c\x02O8"),
+        "frombuffer short buffer": lambda: raw5.replace(b"K\x01M\x00\x0c\x86", b"K\x02M\x00\x0c\x86"),
+    }[forge]()
+    assert forged != raw2 and forged != raw5
+    with pytest.raises(ValueError, match="forged: not a valid CIFAR pickle"):
+        _formats.read_cifar_batch(forged, "forged")
 
 
 def test_reconstruct_of_anything_but_ndarray_is_refused(tmp_path):
@@ -605,5 +636,8 @@ def test_real_sized_batches_fit_the_bounds():
     for raw, reencoded in [(original, False), (repickled, True)]:
         x, y = _formats.read_cifar_batch(raw, "batch", max_images=10000, reencoded=reencoded)
         assert x.shape == (10000, 3072) and (x == 0xFF).all() and (y == 9).all()
-    with pytest.raises(ValueError, match="more than the 10 of this file"):
+    with pytest.raises(ValueError, match="more than the 128256 a file of this dataset can hold"):
         _formats.read_cifar_batch(original, "batch", max_images=10)
+    small = cifar_batch_bytes(np.zeros((20, 3072), np.uint8), [0] * 20)  # fits 10 images' bytes
+    with pytest.raises(ValueError, match="holds 20 images, more than the 10 of this file"):
+        _formats.read_cifar_batch(small, "batch", max_images=10)

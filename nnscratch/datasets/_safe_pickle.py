@@ -9,8 +9,15 @@ is pickled as::
     .__setstate__((1, shape, dtype, is_fortran, raw))   # raw: the array's bytes
     dtype('u1', False, True).__setstate__((3, '|', None, None, None, -1, -1, 0))
 
-So ``find_class`` here allows exactly three names, and maps them to *inert stand-ins*
-that only record their arguments: ``_reconstruct``, ``ndarray`` and ``dtype``. NumPy itself
+Python 3 re-pickles of the same data need two more names. Protocol 2 has no bytes type, so
+every bytes object (the dict keys, the array's raw data) is written as
+``_codecs.encode(text, 'latin1')``; protocol 5 writes a contiguous array as
+``numpy._core.numeric._frombuffer(bytearray(raw), dtype, shape, order)``.
+
+So ``find_class`` here allows exactly these names (under ``numpy.core`` or NumPy 2's
+``numpy._core``), and maps them to *inert stand-ins* that only check and record their
+arguments: ``_reconstruct``, ``ndarray``, ``dtype``, ``_frombuffer``, and ``_codecs.encode``
+(which only turns a str into latin-1 bytes). NumPy itself
 never sees the hostile bytes (fuzzing found NumPy internal errors and multi-second stalls
 when its real ``__setstate__`` was fed mutated input). After loading, ``to_numpy``
 turns each recorded array into a real one with ``np.frombuffer``, once its dtype, shape
@@ -102,17 +109,40 @@ def _reconstruct(cls, shape, typecode):
     return _Array(cls, shape, typecode)
 
 
+def _frombuffer(buf, dtype, shape, order):
+    """Protocol 5's array: checked as ``_Array.__setstate__`` checks protocol 2-4's state."""
+    if order not in ("C", "F"):
+        raise pickle.UnpicklingError(f"bad array order {order!r}")
+    arr = _Array(_NDArrayClass, (0,), b"b")
+    arr.__setstate__((1, shape, dtype, order == "F", buf))
+    return arr
+
+
+def _latin1_encode(text, encoding="latin1"):
+    """Stands for ``_codecs.encode``: how protocol 2 writes bytes, and nothing else."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError("_codecs.encode is only allowed to rebuild latin-1 bytes")
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise pickle.UnpicklingError(f"bytes written as text hold a non-latin-1 character: {exc}") from exc
+
+
 # NumPy 2 renamed numpy.core to numpy._core; pickles from either era name one or the other.
 _ALLOWED_GLOBALS = {
     ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy.core.numeric", "_frombuffer"): _frombuffer,
+    ("numpy._core.numeric", "_frombuffer"): _frombuffer,
+    ("_codecs", "encode"): _latin1_encode,
     ("numpy", "ndarray"): _NDArrayClass,
     ("numpy", "dtype"): _DType,
 }
 
 
 class RestrictedUnpickler(pickle.Unpickler):
-    """An Unpickler that refuses every global except NumPy's array reconstruction."""
+    """An Unpickler that refuses every global except NumPy's array reconstruction (and the
+    latin-1 ``_codecs.encode`` of protocol 2)."""
 
     def find_class(self, module, name):
         target = _ALLOWED_GLOBALS.get((module, name))
@@ -125,9 +155,10 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 
 # Opcodes a CIFAR batch never uses: persistent ids, the extension registry, old-style
-# instance building, and protocol-5 out-of-band buffers.
+# instance building, and protocol-5 out-of-band buffers (in-band BYTEARRAY8 is allowed: it
+# holds a protocol-5 array's bytes).
 _FORBIDDEN_OPCODES = {"PERSID", "BINPERSID", "EXT1", "EXT2", "EXT4", "INST", "OBJ",
-                      "NEWOBJ", "NEWOBJ_EX", "BYTEARRAY8", "NEXT_BUFFER", "READONLY_BUFFER"}
+                      "NEWOBJ", "NEWOBJ_EX", "NEXT_BUFFER", "READONLY_BUFFER"}
 
 
 class _Clamped:
