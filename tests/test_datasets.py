@@ -641,3 +641,16 @@ def test_real_sized_batches_fit_the_bounds():
     small = cifar_batch_bytes(np.zeros((20, 3072), np.uint8), [0] * 20)  # fits 10 images' bytes
     with pytest.raises(ValueError, match="holds 20 images, more than the 10 of this file"):
         _formats.read_cifar_batch(small, "batch", max_images=10)
+
+
+def test_cli_dataset_not_found_keeps_the_places_and_the_hint(tmp_path, monkeypatch, capsys):
+    """The CLI prints one line for most errors; a missing dataset keeps its list of places
+    looked in and its "To get it" hint, the lines that say what to do."""
+    from nnscratch import cli
+
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["train", "--dataset", "mnist", "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert "MNIST not found. Looked in:" in err
+    assert str(tmp_path / "cache" / "mnist") in err and "NNSCRATCH_OFFLINE" in err
+    assert "To get it: put {" in err and "pass path=DIR" in err
