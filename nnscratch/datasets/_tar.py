@@ -13,7 +13,8 @@ reading first and checking afterwards costs 6 GB. Here every declared size is ch
 * the decompressed stream itself is capped at the sum of those bounds plus tar's own
   headers, so no declared size, honest or not, can make the pass longer.
 
-So one archive costs at most the sum of its wanted members' bounds in decompressed
+The gzip stream is read to its end, so its CRC-32 is checked even though ``tarfile``
+stops reading at the end-of-archive blocks. So one archive costs at most the sum of its wanted members' bounds in decompressed
 bytes and time, and a refusal usually comes at the first header, having read a few KB.
 Each member is handed to ``parse`` as soon as it is read, so a bad first batch is
 refused before the second is decompressed and only one member's raw bytes are held.
@@ -132,6 +133,10 @@ def read_tar_members(archive, wanted, name, parse=None):
                                       f"{member.size} bytes")
                     found[member.name] = parse(data, f"{name}:{member.name}")
                     del data
+            # tarfile stops at the end-of-archive blocks; reading on to the end of the gzip
+            # stream (within the cap) makes gzip check its CRC-32 and length trailer.
+            while stream.read(1 << 20):
+                pass
     except Refused as exc:
         raise ValueError(f"{name}: {exc}") from None
     except ValueError as exc:  # from parse (names the member already), or from tarfile itself
