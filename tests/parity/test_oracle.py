@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from nnscratch.debug import reference
-from tests.parity import _tf, conftest, tolerances
+from tests.parity import _layers, _tf, conftest, tolerances
 from tests.parity._compare import assert_close
 
 # the configuration TensorFlow 2.21's oneDNN kernels got wrong (issue 16): 1x1, strides (1, 3), 'same'
@@ -83,12 +83,44 @@ def test_default_run_reports_how_many_grid_points_it_skipped():
         def add_marker(self, marker):
             self.markers.append(marker)
 
-    config = SimpleNamespace(getoption=lambda name, default=None: False, stash={})
+    config = SimpleNamespace(getoption=lambda name, default=None: False)
     items = [Item(True), Item(False), Item(True), Item(True)]
     conftest.pytest_collection_modifyitems(config, items)
     assert [len(i.markers) for i in items] == [1, 0, 1, 1]
+    assert all(m.kwargs["reason"] == conftest.SKIP_REASON for i in items for m in i.markers)
     lines = []
-    reporter = SimpleNamespace(write_line=lines.append, write_sep=lambda sep, title: lines.append(title))
+    skipped = [SimpleNamespace(longrepr=("test_layers_tf.py", 1, f"Skipped: {conftest.SKIP_REASON}"))] * 3
+    skipped.append(SimpleNamespace(longrepr=("test_layers_tf.py", 2, "Skipped: Keras rounds the slope")))
+    reporter = SimpleNamespace(write_line=lines.append, write_sep=lambda sep, title: lines.append(title),
+                               stats={"skipped": skipped, "passed": [object()]})
     conftest.pytest_terminal_summary(reporter, 0, config)
     text = "\n".join(lines)
     assert "3 TF-parity grid points skipped" in text and "--full" in text and "NNSCRATCH_PARITY_FULL=1" in text
+
+
+_REFERENCED = [c for c in _layers.fast_cases() if c.component in ("Conv2D", "MaxPooling2D", "AveragePooling2D")
+               and c.config.get("activation", "linear") == "linear"]
+
+
+@pytest.mark.parametrize("case", _REFERENCED, ids=str)
+def test_the_loop_references_of_the_layer_cases_agree_with_nnscratch(case):
+    """The tie-breaker is wired to the right quantities and layouts: on nnscratch's own float64
+    answers (no TensorFlow needed) every reference agrees."""
+    import nnscratch as nn
+
+    rng = np.random.default_rng(1)
+    x = _layers._inputs(case, rng, "float64")
+    c = case.config
+    if case.component == "Conv2D":
+        layer = nn.layers.Conv2D(4, c["kernel"], strides=c["strides"], padding=c["padding"], dilation_rate=c["dilation"],
+                                 data_format=c["data_format"], bias_initializer="glorot_uniform", dtype="float64")
+    else:
+        layer = getattr(nn.layers, case.component)(c["pool"], strides=c["strides"], padding=c["padding"],
+                                                   data_format=c["data_format"], dtype="float64")
+    y = np.asarray(layer(x))
+    dy = rng.standard_normal(y.shape)
+    ours = {"y": y, "dx": np.asarray(layer.call_backward(dy)), **{f"d{k}": np.asarray(v) for k, v in layer.grads.items()}}
+    refs = _layers._loop_references(case, x, dy, layer.get_weights() if layer.params else [])
+    assert set(refs) == set(ours)
+    for quantity, ref in refs.items():
+        assert_close(case.component, f"{case.id} {quantity}", ours[quantity], ref(), tolerances.LAYER["float64"])
