@@ -13,12 +13,14 @@ import os
 import pickle
 import struct
 import tarfile
+import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from nnscratch import datasets
+from nnscratch import cli, datasets
 from nnscratch.datasets import _catalog, _formats, _sources, cifar10, cifar100, fashion_mnist, mnist
 
 IDX = _catalog.IDX_FILES
@@ -522,12 +524,9 @@ def gz_zeros(n_mib):
     return _ZEROS_MIB_GZ * n_mib
 
 
-def refused_quickly(fn, must_name):
+def refused_quickly(fn, must_name, max_peak=200 * MiB):
     """Run fn, which must raise ValueError mentioning ``must_name``; return the message.
-    Asserts the traced peak stays under 200 MB and the refusal under 5 s."""
-    import time
-    import tracemalloc
-
+    Asserts the traced peak stays under ``max_peak`` (200 MB) and the refusal under 5 s."""
     tracemalloc.start()
     t0 = time.perf_counter()
     try:
@@ -537,7 +536,7 @@ def refused_quickly(fn, must_name):
         elapsed = time.perf_counter() - t0
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-    assert peak < 200 * MiB, f"peak traced memory {peak / MiB:.0f} MiB ({elapsed:.2f} s): {err.value}"
+    assert peak < max_peak, f"peak traced memory {peak / MiB:.0f} MiB ({elapsed:.2f} s): {err.value}"
     assert elapsed < 5.0, f"took {elapsed:.2f} s (peak {peak / MiB:.0f} MiB)"
     assert str(must_name) in str(err.value), str(err.value)
     return str(err.value)
@@ -565,6 +564,15 @@ def test_cifar_tar_with_gigabyte_members_is_refused_before_reading(tmp_path):
     archive.write_bytes(hostile_cifar10_tar(1024))
     msg = refused_quickly(lambda: cifar10.load_data(path=tmp_path), archive)
     assert "data_batch_1" in msg and str(1024 * MiB) in msg
+
+
+def test_cifar_tar_with_right_sized_garbage_members_stops_at_the_first(tmp_path):
+    """Six 30 MiB members fit the format's sizes; the first is parsed (and refused) before the
+    second is decompressed, so only one member is ever held (holding all six takes 180 MiB)."""
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    archive.write_bytes(hostile_cifar10_tar(30))
+    msg = refused_quickly(lambda: cifar10.load_data(path=tmp_path), archive, max_peak=100 * MiB)
+    assert "data_batch_1: not a valid CIFAR pickle" in msg
 
 
 def test_cifar_tar_with_a_huge_unwanted_member_is_refused_not_skipped(tmp_path):
@@ -646,8 +654,6 @@ def test_real_sized_batches_fit_the_bounds():
 def test_cli_dataset_not_found_keeps_the_places_and_the_hint(tmp_path, monkeypatch, capsys):
     """The CLI prints one line for most errors; a missing dataset keeps its list of places
     looked in and its "To get it" hint, the lines that say what to do."""
-    from nnscratch import cli
-
     monkeypatch.chdir(tmp_path)
     assert cli.main(["train", "--dataset", "mnist", "--out", str(tmp_path / "run")]) == 1
     err = capsys.readouterr().err

@@ -4,12 +4,14 @@ says how much of the grid it skipped. None of these tests needs TensorFlow itsel
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+import nnscratch as nn
 from nnscratch.debug import reference
 from tests.parity import _layers, _tf, conftest, tolerances
 from tests.parity._compare import assert_close
@@ -26,8 +28,6 @@ def test_tensorflow_is_configured_without_onednn_before_it_is_imported():
 
 def test_onednn_is_off_in_a_subprocess_too():
     """A subprocess (``python -m tests.parity.report``) gets the setting from ``_tf`` itself."""
-    import subprocess
-
     code = ("import os; os.environ.pop('TF_ENABLE_ONEDNN_OPTS', None); import tests.parity._tf as t; "
             "t.configure_environment(); print(os.environ['TF_ENABLE_ONEDNN_OPTS'])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
@@ -106,8 +106,6 @@ _REFERENCED = [c for c in _layers.fast_cases() if c.component in ("Conv2D", "Max
 def test_the_loop_references_of_the_layer_cases_agree_with_nnscratch(case):
     """The tie-breaker is wired to the right quantities and layouts: on nnscratch's own float64
     answers (no TensorFlow needed) every reference agrees."""
-    import nnscratch as nn
-
     rng = np.random.default_rng(1)
     x = _layers._inputs(case, rng, "float64")
     c = case.config
