@@ -26,6 +26,7 @@ import numpy as np
 
 import nnscratch as nn
 from nnscratch import cli_exercise, presets
+from nnscratch.datasets import DatasetNotFoundError
 
 DATASETS = ("fashion_mnist", "mnist", "cifar10", "cifar100", "sample")
 PROG = "nnscratch"
@@ -384,7 +385,9 @@ def main(argv=None):
     except (CLIError, ValueError, TypeError, FileNotFoundError, RuntimeError, OSError) as exc:
         if args.verbose:
             raise
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        # one line, except a missing dataset's list of places looked in and its "To get it" hint
+        whole = isinstance(exc, DatasetNotFoundError)
+        message = (str(exc) if whole else str(exc).splitlines()[0]) if str(exc) else type(exc).__name__
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

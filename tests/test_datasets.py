@@ -13,12 +13,14 @@ import os
 import pickle
 import struct
 import tarfile
+import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from nnscratch import datasets
+from nnscratch import cli, datasets
 from nnscratch.datasets import _catalog, _formats, _sources, cifar10, cifar100, fashion_mnist, mnist
 
 IDX = _catalog.IDX_FILES
@@ -124,7 +126,7 @@ def test_plain_uncompressed_idx_is_read_too():
     np.testing.assert_array_equal(_formats.read_idx_images(idx_bytes(arr, compress=False)), arr)
 
 
-@pytest.mark.parametrize("protocol", ["py2", 3, 4])
+@pytest.mark.parametrize("protocol", ["py2", 2, 3, 4, 5])
 def test_cifar10_directory_gives_nhwc_uint8_and_n_by_1_labels(tmp_path, protocol):
     batches = write_cifar10(tmp_path / "cifar-10-batches-py", np.random.default_rng(1), protocol=protocol)
     (x, y), (xt, yt) = cifar10.load_data(path=tmp_path)
@@ -223,6 +225,37 @@ def test_malicious_pickle_is_refused_and_not_executed(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("protocol", [2, 5])
+def test_malicious_global_in_python3_repickle_is_refused(tmp_path, protocol):
+    """Protocols 2 and 5 need ``_codecs.encode`` / ``numpy._core.numeric._frombuffer``; those are
+    allowed as inert stand-ins, every other global still refused and never called."""
+    marker = tmp_path / "pwned"
+    good = np.zeros((1, 3072), np.uint8)
+    for payload in ({b"data": _Evil(marker), b"labels": [0]}, {b"data": good, b"labels": [_Evil(marker)]},
+                    {b"data": good, b"labels": [0], b"x": _Evil(marker)}):
+        with pytest.raises(ValueError, match=r"evil_batch.*refusing to load global (pathlib|__builtin__)"):
+            _formats.read_cifar_batch(pickle.dumps(payload, protocol=protocol), "evil_batch")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("forge", ["encode to utf-16", "encode a list", "frombuffer of a list",
+                                   "frombuffer object dtype", "frombuffer short buffer"])
+def test_allowed_python3_globals_only_do_what_numpy_pickles_need(forge):
+    raw2 = pickle.dumps({b"data": np.zeros((1, 3072), np.uint8), b"labels": [0]}, protocol=2)
+    raw5 = pickle.dumps({b"data": np.zeros((1, 3072), np.uint8), b"labels": [0]}, protocol=5)
+    forged = {
+        "encode to utf-16": lambda: raw2.replace(b"X\x06\x00\x00\x00latin1", b"X\x06\x00\x00\x00utf_16"),
+        "encode a list": lambda: b"\x80\x02c_codecs\nencode\n]X\x06\x00\x00\x00latin1\x86R.",
+        "frombuffer of a list": lambda: (b"\x80\x02cnumpy._core.numeric\n_frombuffer\n(]cnumpy\ndtype\n"
+                                         b"X\x02\x00\x00\x00u1\x89\x88\x87RK\x00\x85X\x01\x00\x00\x00CtR."),
+        "frombuffer object dtype": lambda: raw5.replace(b"\x8c\x02u1", b"\x8c\x02O8"),
+        "frombuffer short buffer": lambda: raw5.replace(b"K\x01M\x00\x0c\x86", b"K\x02M\x00\x0c\x86"),
+    }[forge]()
+    assert forged != raw2 and forged != raw5
+    with pytest.raises(ValueError, match="forged: not a valid CIFAR pickle"):
+        _formats.read_cifar_batch(forged, "forged")
+
+
 def test_reconstruct_of_anything_but_ndarray_is_refused(tmp_path):
     raw = cifar_batch_bytes(np.zeros((1, 3072), np.uint8), [0], protocol="py2")
     assert raw.count(b"cnumpy\nndarray\n") == 1
@@ -252,7 +285,7 @@ def test_bad_cifar_batch_gives_value_error_naming_the_file(tmp_path, case):
 
 
 def test_forged_sizes_are_rejected_without_trusting_them():
-    header = struct.pack(">IIII", 2051, 100000, 28, 28)  # claims 78 MB, holds 10 bytes
+    header = struct.pack(">IIII", 2051, 50000, 28, 28)  # claims 39 MB, holds 10 bytes
     with pytest.raises(ValueError, match="truncated"):
         _formats.read_idx_images(gzip.compress(header + bytes(10)), "forged.gz")
     with pytest.raises(ValueError, match="more than the"):
@@ -476,3 +509,154 @@ def test_namespace_and_class_names():
     names = datasets.CLASS_NAMES["cifar100"]
     assert len(set(names)) == 100 and list(names) == sorted(names)  # the meta file is alphabetical
     assert len(cifar100.COARSE_CLASS_NAMES) == 20
+
+
+# ----------------------------------------------------------------------------- hostile sizes (issue 16, item 1)
+# Small files that declare huge contents. Each must be refused with a ValueError naming the
+# file, having read next to nothing: the bound asserted is peak traced memory < 200 MB (a reader
+# that holds what the file declares needs 0.5-6 GB) and < 5 s (such a reader needs tens).
+MiB = 1 << 20
+_ZEROS_MIB_GZ = gzip.compress(bytes(MiB), compresslevel=1)  # one gzip member: 1 MiB of zeros
+
+
+def gz_zeros(n_mib):
+    """A gzip stream of n_mib MiB of zeros, as concatenated members (costs ~1 KB per MiB)."""
+    return _ZEROS_MIB_GZ * n_mib
+
+
+def refused_quickly(fn, must_name, max_peak=200 * MiB):
+    """Run fn, which must raise ValueError mentioning ``must_name``; return the message.
+    Asserts the traced peak stays under ``max_peak`` (200 MB) and the refusal under 5 s."""
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    try:
+        with pytest.raises(ValueError) as err:
+            fn()
+    finally:
+        elapsed = time.perf_counter() - t0
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert peak < max_peak, f"peak traced memory {peak / MiB:.0f} MiB ({elapsed:.2f} s): {err.value}"
+    assert elapsed < 5.0, f"took {elapsed:.2f} s (peak {peak / MiB:.0f} MiB)"
+    assert str(must_name) in str(err.value), str(err.value)
+    return str(err.value)
+
+
+def _tar_header(name, size, type_=tarfile.REGTYPE):
+    info = tarfile.TarInfo(name)
+    info.size, info.type = size, type_
+    return info.tobuf(format=tarfile.GNU_FORMAT)
+
+
+def hostile_cifar10_tar(member_mib=1024):
+    """cifar-10-python.tar.gz whose six batches are each ``member_mib`` MiB of zeros (~6 MB file
+    for 6 GiB of members)."""
+    parts = []
+    for b in _catalog.CIFAR10_BATCHES:
+        parts.append(gzip.compress(_tar_header(f"cifar-10-batches-py/{b}", member_mib * MiB)))
+        parts.append(gz_zeros(member_mib))
+    parts.append(gzip.compress(bytes(1024)))  # end-of-archive blocks
+    return b"".join(parts)
+
+
+def test_cifar_tar_with_gigabyte_members_is_refused_before_reading(tmp_path):
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    archive.write_bytes(hostile_cifar10_tar(1024))
+    msg = refused_quickly(lambda: cifar10.load_data(path=tmp_path), archive)
+    assert "data_batch_1" in msg and str(1024 * MiB) in msg
+
+
+def test_cifar_tar_with_right_sized_garbage_members_stops_at_the_first(tmp_path):
+    """Six 30 MiB members fit the format's sizes; the first is parsed (and refused) before the
+    second is decompressed, so only one member is ever held (holding all six takes 180 MiB)."""
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    archive.write_bytes(hostile_cifar10_tar(30))
+    msg = refused_quickly(lambda: cifar10.load_data(path=tmp_path), archive, max_peak=100 * MiB)
+    assert "data_batch_1: not a valid CIFAR pickle" in msg
+
+
+def test_cifar_tar_with_a_huge_unwanted_member_is_refused_not_skipped(tmp_path):
+    """Members are summed against the format's real size: a 1 GiB extra is not decompressed past."""
+    src = tmp_path / "src" / "cifar-10-batches-py"
+    write_cifar10(src, np.random.default_rng(8))
+    parts = [gzip.compress(_tar_header("cifar-10-batches-py/readme.html", 1024 * MiB)), gz_zeros(1024)]
+    for b in _catalog.CIFAR10_BATCHES:
+        raw = (src / b).read_bytes()
+        padded = raw + bytes(-len(raw) % 512)
+        parts.append(gzip.compress(_tar_header(f"cifar-10-batches-py/{b}", len(raw)) + padded))
+    parts.append(gzip.compress(bytes(1024)))
+    archive = tmp_path / "arc" / "cifar-10-python.tar.gz"
+    archive.parent.mkdir()
+    archive.write_bytes(b"".join(parts))
+    msg = refused_quickly(lambda: cifar10.load_data(path=archive.parent), archive)
+    assert "readme.html" in msg
+
+
+def test_cifar_tar_with_a_huge_long_name_header_is_refused(tmp_path):
+    """A GNU long-name header is read whole by tarfile: its size is checked first."""
+    parts = [gzip.compress(_tar_header("././@LongLink", 300 * MiB, tarfile.GNUTYPE_LONGNAME)), gz_zeros(300),
+             gzip.compress(bytes(1024))]
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    archive.write_bytes(b"".join(parts))
+    refused_quickly(lambda: cifar10.load_data(path=tmp_path), archive)
+
+
+@pytest.mark.parametrize("shape,fname", [
+    ((500, 1024, 1024), IDX[0]),        # 500 MiB of images that are not 28x28
+    ((600_000, 28, 28), IDX[0]),        # ten times the largest split
+    ((400_000_000,), IDX[1]),           # 381 MiB of labels
+])
+def test_idx_header_declaring_too_much_is_refused_before_reading(tmp_path, shape, fname):
+    write_idx_set(tmp_path)
+    n_bytes = int(np.prod(shape))
+    header = struct.pack(">I", 0x0800 + len(shape)) + struct.pack(f">{len(shape)}I", *shape)
+    (tmp_path / fname).write_bytes(gzip.compress(header) + gz_zeros(-(-n_bytes // MiB)))
+    refused_quickly(lambda: mnist.load_data(path=tmp_path), tmp_path / fname)
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "cifar10"])
+def test_oversized_file_is_refused_by_its_size_before_reading(tmp_path, dataset):
+    """A 300 MB file (sparse: it costs no disk) where the format's largest file is ~48/32 MB."""
+    if dataset == "mnist":
+        write_idx_set(tmp_path)
+        victim = tmp_path / IDX[2]
+    else:
+        write_cifar10(tmp_path, np.random.default_rng(9))
+        victim = tmp_path / "test_batch"
+    with open(victim, "r+b") as f:
+        f.truncate(300 * MiB)
+    refused_quickly(lambda: getattr(datasets, dataset).load_data(path=tmp_path), victim)
+
+
+def test_real_sized_batches_fit_the_bounds():
+    """The bounds are the formats' real sizes, not guesses that refuse real files: a 10000-image
+    batch with 60-character file names, as the original (Python 2 strings) and as a Python 3
+    protocol-2 re-pickle of all-0xFF pixels (each stored as two UTF-8 bytes), is read."""
+    data = np.full((10000, 3072), 0xFF, np.uint8)
+    d = {b"batch_label": b"training batch 1 of 5", b"data": data, b"labels": [9] * 10000,
+         b"filenames": [b"x" * 56 + b".png"] * 10000}
+    buf = io.BytesIO()
+    Py2StylePickler(buf, protocol=2).dump(d)
+    original = buf.getvalue().replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n")
+    repickled = pickle.dumps({k: (list(v) if isinstance(v, list) else v) for k, v in d.items()}, protocol=2)
+    assert len(original) <= _formats.cifar_batch_max_bytes(10000, reencoded=False) < len(repickled)
+    assert len(repickled) <= _formats.cifar_batch_max_bytes(10000)
+    for raw, reencoded in [(original, False), (repickled, True)]:
+        x, y = _formats.read_cifar_batch(raw, "batch", max_images=10000, reencoded=reencoded)
+        assert x.shape == (10000, 3072) and (x == 0xFF).all() and (y == 9).all()
+    with pytest.raises(ValueError, match="more than the 128256 a file of this dataset can hold"):
+        _formats.read_cifar_batch(original, "batch", max_images=10)
+    small = cifar_batch_bytes(np.zeros((20, 3072), np.uint8), [0] * 20)  # fits 10 images' bytes
+    with pytest.raises(ValueError, match="holds 20 images, more than the 10 of this file"):
+        _formats.read_cifar_batch(small, "batch", max_images=10)
+
+
+def test_cli_dataset_not_found_keeps_the_places_and_the_hint(tmp_path, monkeypatch, capsys):
+    """The CLI prints one line for most errors; a missing dataset keeps its list of places
+    looked in and its "To get it" hint, the lines that say what to do."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["train", "--dataset", "mnist", "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert "MNIST not found. Looked in:" in err
+    assert str(tmp_path / "cache" / "mnist") in err and "NNSCRATCH_OFFLINE" in err
+    assert "To get it: put {" in err and "pass path=DIR" in err

@@ -7,6 +7,9 @@ Files are searched in: ``path=``, ``$NNSCRATCH_DATA/<dataset>/``, the cache
 published checksums verified before the file enters the cache. Fashion-MNIST falls back
 to a shipped 5,000/1,000-image sample when no full copy is available.
 
+Every file's declared sizes are checked against the dataset's real sizes before it is read
+(the bounds are in each module's docstring), so a small hostile file cannot cost gigabytes.
+
 ``CLASS_NAMES[dataset]`` gives the class names used by plots.
 """
 from . import cifar10, cifar100, fashion_mnist, mnist

@@ -30,6 +30,20 @@ IDX_FILES = (
     "t10k-labels-idx1-ubyte.gz",
 )
 
+# The most items each IDX file holds (MNIST and Fashion-MNIST alike): headers are checked
+# against these before any data is read.
+IDX_MAX_ITEMS = {
+    "train-images-idx3-ubyte.gz": 60000,
+    "train-labels-idx1-ubyte.gz": 60000,
+    "t10k-images-idx3-ubyte.gz": 10000,
+    "t10k-labels-idx1-ubyte.gz": 10000,
+}
+# The number of images in each CIFAR file (the archives hold the same files).
+CIFAR_IMAGES = {
+    **{f"data_batch_{i}": 10000 for i in range(1, 6)}, "test_batch": 10000,  # CIFAR-10
+    "train": 50000, "test": 10000,                                           # CIFAR-100
+}
+
 
 def _sums(*entries):
     return tuple(Checksum(a, h, o) for a, h, o in entries)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _formats, _sources
-from ._catalog import IDX_FILES
+from ._catalog import CIFAR_IMAGES, IDX_FILES, IDX_MAX_ITEMS
 
 _LAST = {}
 
@@ -67,9 +67,12 @@ def _info(spec, located, n_train, n_test, source=None, note=""):
 
 # ----------------------------------------------------------------------------------- IDX family
 def read_idx_split(images_path, labels_path, num_classes=10):
-    """(x, y) from an IDX image file and label file, checking that their counts agree."""
-    x = _formats.read_idx_images(images_path)
-    y = _formats.read_idx_labels(labels_path, num_classes=num_classes)
+    """(x, y) from an IDX image file and label file, checking that their counts agree and
+    (before reading) that neither declares more items than its file holds in the dataset."""
+    x = _formats.read_idx_images(images_path, max_items=IDX_MAX_ITEMS.get(Path(images_path).name,
+                                                                          _formats.IDX_MAX_ITEMS))
+    y = _formats.read_idx_labels(labels_path, num_classes=num_classes,
+                                 max_items=IDX_MAX_ITEMS.get(Path(labels_path).name, _formats.IDX_MAX_ITEMS))
     if len(x) != len(y):
         raise ValueError(
             f"{images_path} holds {len(x)} images but {labels_path} holds {len(y)} labels"
@@ -93,26 +96,32 @@ def idx_located(directory, kind):
 
 
 # ----------------------------------------------------------------------------------- CIFAR
-def _batch_sources(located, batch_names, archive_prefix):
-    """[(source, display name)] per batch: file paths, or member bytes of the archive."""
+def _read_batches(located, batch_names, archive_prefix, label_key, num_classes):
+    """[(images, labels)] per batch, from the batch files or the archive's members.
+
+    Each batch is bounded by its real number of images (``CIFAR_IMAGES``) before it is read;
+    archive members are parsed one by one as the archive is read (see ``_tar``)."""
+    def parse(source, shown, base, reencoded):
+        return _formats.read_cifar_batch(source, shown, label_key=label_key, num_classes=num_classes,
+                                         max_images=CIFAR_IMAGES[base], reencoded=reencoded)
+
     files = located.files
-    if len(files) == 1:  # the .tar.gz layout
+    if len(files) == 1:  # the .tar.gz layout: the original files, stored raw
         (archive,) = files.values()
-        members = [f"{archive_prefix}/{b}" for b in batch_names]
-        data = _formats.read_tar_members(archive, members)
-        return [(data[m], f"{archive}:{m}") for m in members]
+        wanted = {f"{archive_prefix}/{b}": _formats.cifar_batch_max_bytes(CIFAR_IMAGES[b], reencoded=False)
+                  for b in batch_names}
+        parsed = _formats.read_tar_members(
+            archive, wanted, str(archive),
+            parse=lambda data, shown: parse(data, shown, shown.rsplit("/", 1)[-1], False))
+        return [parsed[m] for m in wanted]
     by_base = {Path(rel).name: p for rel, p in files.items()}
-    return [(by_base[b], str(by_base[b])) for b in batch_names]
+    return [parse(by_base[b], str(by_base[b]), b, True) for b in batch_names]
 
 
 def load_cifar(spec, located, train_batches, test_batches, archive_prefix,
                label_key, num_classes):
     """Keras-shaped CIFAR arrays: x (n, 32, 32, 3) uint8, y (n, 1) uint8."""
-    sources = _batch_sources(located, train_batches + test_batches, archive_prefix)
-    parts = [
-        _formats.read_cifar_batch(src, name, label_key=label_key, num_classes=num_classes)
-        for src, name in sources
-    ]
+    parts = _read_batches(located, train_batches + test_batches, archive_prefix, label_key, num_classes)
     n_tr = len(train_batches)
 
     def join(chunk):

@@ -9,8 +9,15 @@ is pickled as::
     .__setstate__((1, shape, dtype, is_fortran, raw))   # raw: the array's bytes
     dtype('u1', False, True).__setstate__((3, '|', None, None, None, -1, -1, 0))
 
-So ``find_class`` here allows exactly three names, and maps them to *inert stand-ins*
-that only record their arguments: ``_reconstruct``, ``ndarray`` and ``dtype``. NumPy itself
+Python 3 re-pickles of the same data need two more names. Protocol 2 has no bytes type, so
+every bytes object (the dict keys, the array's raw data) is written as
+``_codecs.encode(text, 'latin1')``; protocol 5 writes a contiguous array as
+``numpy._core.numeric._frombuffer(bytearray(raw), dtype, shape, order)``.
+
+So ``find_class`` here allows exactly these names (under ``numpy.core`` or NumPy 2's
+``numpy._core``), and maps them to *inert stand-ins* that only check and record their
+arguments: ``_reconstruct``, ``ndarray``, ``dtype``, ``_frombuffer``, and ``_codecs.encode``
+(which only turns a str into latin-1 bytes). NumPy itself
 never sees the hostile bytes (fuzzing found NumPy internal errors and multi-second stalls
 when its real ``__setstate__`` was fed mutated input). After loading, ``to_numpy``
 turns each recorded array into a real one with ``np.frombuffer``, once its dtype, shape
@@ -102,17 +109,40 @@ def _reconstruct(cls, shape, typecode):
     return _Array(cls, shape, typecode)
 
 
+def _frombuffer(buf, dtype, shape, order):
+    """Protocol 5's array: checked as ``_Array.__setstate__`` checks protocol 2-4's state."""
+    if order not in ("C", "F"):
+        raise pickle.UnpicklingError(f"bad array order {order!r}")
+    arr = _Array(_NDArrayClass, (0,), b"b")
+    arr.__setstate__((1, shape, dtype, order == "F", buf))
+    return arr
+
+
+def _latin1_encode(text, encoding="latin1"):
+    """Stands for ``_codecs.encode``: how protocol 2 writes bytes, and nothing else."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError("_codecs.encode is only allowed to rebuild latin-1 bytes")
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise pickle.UnpicklingError(f"bytes written as text hold a non-latin-1 character: {exc}") from exc
+
+
 # NumPy 2 renamed numpy.core to numpy._core; pickles from either era name one or the other.
 _ALLOWED_GLOBALS = {
     ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy.core.numeric", "_frombuffer"): _frombuffer,
+    ("numpy._core.numeric", "_frombuffer"): _frombuffer,
+    ("_codecs", "encode"): _latin1_encode,
     ("numpy", "ndarray"): _NDArrayClass,
     ("numpy", "dtype"): _DType,
 }
 
 
 class RestrictedUnpickler(pickle.Unpickler):
-    """An Unpickler that refuses every global except NumPy's array reconstruction."""
+    """An Unpickler that refuses every global except NumPy's array reconstruction (and the
+    latin-1 ``_codecs.encode`` of protocol 2)."""
 
     def find_class(self, module, name):
         target = _ALLOWED_GLOBALS.get((module, name))
@@ -125,9 +155,30 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 
 # Opcodes a CIFAR batch never uses: persistent ids, the extension registry, old-style
-# instance building, and protocol-5 out-of-band buffers.
+# instance building, and protocol-5 out-of-band buffers (in-band BYTEARRAY8 is allowed: it
+# holds a protocol-5 array's bytes).
 _FORBIDDEN_OPCODES = {"PERSID", "BINPERSID", "EXT1", "EXT2", "EXT4", "INST", "OBJ",
-                      "NEWOBJ", "NEWOBJ_EX", "BYTEARRAY8", "NEXT_BUFFER", "READONLY_BUFFER"}
+                      "NEWOBJ", "NEWOBJ_EX", "NEXT_BUFFER", "READONLY_BUFFER"}
+
+
+class _Clamped:
+    """A file's read(n) clamped to what remains: ``BufferedReader.read(n)`` allocates n bytes
+    before reading, so a forged 4 GB length must never reach it."""
+
+    def __init__(self, f):
+        self.f = f
+        self.size = f.seek(0, 2)
+        f.seek(0)
+
+    def read(self, n=-1):
+        remaining = self.size - self.f.tell()
+        return self.f.read(remaining if n is None or n < 0 else min(n, remaining))
+
+    def readline(self):
+        return self.f.readline()
+
+    def tell(self):
+        return self.f.tell()
 
 
 def _prescan(raw):
@@ -136,10 +187,10 @@ def _prescan(raw):
     CPython's C unpickler allocates a bytes object of the *declared* length before
     reading it, so a 4-byte length field edited to 4 GB makes it allocate 4 GB (fuzzing
     measured 45-second stalls); it also sizes its memo table by the largest PUT index.
-    ``genops`` reads through a BytesIO and fails as soon as a declared length exceeds
+    ``genops`` reads through ``_Clamped`` and fails as soon as a declared length exceeds
     what remains, so after this pass every length is honest and every index plausible.
     """
-    for opcode, arg, pos in pickletools.genops(raw):
+    for opcode, arg, pos in pickletools.genops(_Clamped(raw)):
         if opcode.name in _FORBIDDEN_OPCODES:
             raise pickle.UnpicklingError(f"opcode {opcode.name} at byte {pos} is not allowed")
         # The C unpickler grows its memo table to the index it is given, so PUT 2**28
@@ -149,15 +200,17 @@ def _prescan(raw):
             raise pickle.UnpicklingError(f"memo index {arg} at byte {pos} is out of range")
 
 
-def load_restricted(raw: bytes, name: str):
-    """Unpickle ``raw`` (encoding='bytes', for Python 2 files) with the restricted
-    unpickler; top-level dict values that are arrays become real NumPy arrays. Any
-    failure is a ValueError naming ``name``."""
+def load_restricted(raw, name: str):
+    """Unpickle ``raw`` (bytes, or a seekable binary file read as a stream) with the
+    restricted unpickler (encoding='bytes', for Python 2 files); top-level dict values that
+    are arrays become real NumPy arrays. Any failure is a ValueError naming ``name``."""
+    f = io.BytesIO(raw) if isinstance(raw, (bytes, bytearray, memoryview)) else raw
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            _prescan(raw)
-            obj = RestrictedUnpickler(io.BytesIO(raw), encoding="bytes").load()
+            _prescan(f)
+            f.seek(0)
+            obj = RestrictedUnpickler(f, encoding="bytes").load()
             if isinstance(obj, dict):
                 obj = {k: (v.to_numpy() if isinstance(v, _Array) else v) for k, v in obj.items()}
     except MemoryError as exc:

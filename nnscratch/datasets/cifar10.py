@@ -11,6 +11,11 @@ is transposed to (32, 32, 3).
 The files may be the directory ``cifar-10-batches-py/`` (``data_batch_1``..``5``,
 ``test_batch``), those six files directly, or the archive ``cifar-10-python.tar.gz``,
 which is read in memory without extracting it.
+
+Bounds (checked before the bytes they cover are read; see ``_formats`` and ``_tar``): each batch
+holds at most 10000 images, its file at most 32.1 MB (62.8 MB for a Python 3 protocol-2
+re-pickle); in the archive every member's declared size is checked first, the members not
+read may hold 1 MiB in all, and at most 193.6 MB are decompressed.
 """
 from __future__ import annotations
 

@@ -8,6 +8,11 @@ uint8, as documented, for all four datasets.
 
 The files may be ``cifar-100-python/{train,test}``, ``train``/``test`` directly, or the
 archive ``cifar-100-python.tar.gz`` (read in memory).
+
+Bounds (checked before the bytes they cover are read; see ``_formats`` and ``_tar``): ``train``
+holds at most 50000 images in at most 160.1 MB (313.7 MB for a Python 3 protocol-2 re-pickle),
+``test`` 10000 in 32.1 MB (62.8 MB); in the archive every member's declared size is checked
+first, the members not read may hold 1 MiB in all, and at most 193.3 MB are decompressed.
 """
 from __future__ import annotations
 

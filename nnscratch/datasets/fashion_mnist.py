@@ -19,6 +19,10 @@ like ``keras.datasets.fashion_mnist.load_data``.
     >>> print(f"Using {info}")
     Using Fashion-MNIST full set from /usr/share/datasets/fashion-mnist (60000 train, 10000 test images)
 
+Bounds (checked before the data is read; see ``_formats``): a header may declare at most 60000
+(train) or 10000 (t10k) items, images 28x28, so at most 47,040,000 bytes are decompressed from
+a file of at most 47.1 MB. A file that declares more is refused with a ValueError naming it.
+
 Licence: Fashion-MNIST is Copyright (c) 2017 Zalando SE, MIT licence.
 """
 from __future__ import annotations

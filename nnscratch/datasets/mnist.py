@@ -5,6 +5,10 @@
 like ``keras.datasets.mnist.load_data``. The files are the four ``*-idx?-ubyte.gz`` files
 of the original distribution (Keras downloads a repackaged ``mnist.npz`` instead).
 
+Bounds (checked before the data is read; see ``_formats``): a header may declare at most 60000
+(train) or 10000 (t10k) items, images 28x28, so at most 47,040,000 bytes are decompressed from
+a file of at most 47.1 MB. A file that declares more is refused with a ValueError naming it.
+
 Licence: Yann LeCun and Corinna Cortes hold the copyright of MNIST, a derivative work of
 NIST data, made available under CC BY-SA 3.0.
 """

@@ -1,8 +1,10 @@
 """Layer parity cases: the same layer in nnscratch and Keras, the same weights, input and dy.
 
-``run_layer_case(case, dtype)`` returns ``[(quantity, ours, theirs), ...]`` for the forward
-output ``y``, the input gradient ``dx`` and every parameter gradient, in that order (the first
-that diverges is the one to look at). Keras is always channels_last on the CPU (its Conv2D
+``run_layer_case(case, dtype)`` returns ``[(quantity, ours, theirs, reference), ...]`` for the
+forward output ``y``, the input gradient ``dx`` and every parameter gradient, in that order (the
+first that diverges is the one to look at). ``reference`` computes the same quantity with the loop
+kernels of ``nnscratch.debug.reference`` (Conv2D with a linear activation, MaxPooling2D,
+AveragePooling2D), or is None; ``assert_close`` calls it only to break a disagreement. Keras is always channels_last on the CPU (its Conv2D
 refuses NCHW there), so a channels_first nnscratch layer is compared through transposes.
 
 A case is a ``Case(component, config)`` where ``config`` is a plain dict; ``FAST`` holds the
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import nnscratch as nn
+from nnscratch.debug import reference as loops
 from tests.parity._tf import load_tf
 
 ACTIVATIONS = ["linear", "relu", "sigmoid", "tanh", "softmax", "leaky_relu", "elu", "softplus"]
@@ -134,6 +137,12 @@ def _activation_grid():
         yield Case("ZeroPadding2D", dict(padding=pad, data_format=df))
 
 
+# Seen wrong in TensorFlow 2.21's oneDNN kernels (input gradient; heap corruption): 1x1 kernel,
+# strides (1, 3), 'same', input (3, 13, 12, 4). Runs by default, with its loop reference.
+ONEDNN_CASE = dict(kernel=(1, 1), strides=(1, 3), padding="same", input=(13, 12), data_format="channels_last",
+                   batch=3, channels=4)
+
+
 def _fill(kind, cfg):
     defaults = {"Conv2D": dict(activation="linear", dilation=(1, 1))}.get(kind, {})
     if kind.endswith("Pooling2D"):
@@ -142,12 +151,13 @@ def _fill(kind, cfg):
 
 
 def full_cases():
-    cases = list(_conv_grid()) + list(_pool_grid()) + list(_dense_grid()) + list(_activation_grid())
+    cases = list(_conv_grid()) + [Case("Conv2D", _fill("Conv2D", ONEDNN_CASE))]
+    cases += list(_pool_grid()) + list(_dense_grid()) + list(_activation_grid())
     return cases
 
 
 def fast_cases():
-    cases = [Case("Conv2D", _fill("Conv2D", c)) for c in CONV_FAST]
+    cases = [Case("Conv2D", _fill("Conv2D", c)) for c in CONV_FAST + [ONEDNN_CASE]]
     cases += [Case(k, _fill(k, c)) for k, c in POOL_FAST]
     cases += [Case("Dense", dict(activation=a, batch=32 if i % 2 else 1, rank3=(a == "relu")))
               for i, a in enumerate(ACTIVATIONS)]
@@ -164,7 +174,7 @@ def _inputs(case, rng, dtype):
         return rng.standard_normal((4, 3, 5, 2)).astype(dtype)
     if case.component in ("Conv2D",) or case.component.endswith("Pooling2D"):
         H, W = c["input"]
-        C = 3 if case.component == "Conv2D" else 2
+        C = c.get("channels", 3 if case.component == "Conv2D" else 2)
         shape = (c["batch"], H, W, C) if c["data_format"] == "channels_last" else (c["batch"], C, H, W)
         if c.get("ties"):
             return rng.integers(-2, 3, size=shape).astype(dtype)  # many equal values per window
@@ -224,8 +234,37 @@ def float64_skip_reason(case):
     return None
 
 
+def _loop_references(case, x, dy, weights):
+    """{quantity: function computing it with the loop kernels, in float64} for the quantities
+    of ``case`` that ``nnscratch.debug.reference`` covers (NHWC inside, the case's layout outside)."""
+    c, kind = case.config, case.component
+    if kind not in ("Conv2D", "MaxPooling2D", "AveragePooling2D") or c.get("activation", "linear") != "linear":
+        return {}
+    cf = c["data_format"] == "channels_first"
+    nhwc = (lambda a: np.ascontiguousarray(np.asarray(a, np.float64).transpose(0, 2, 3, 1))) if cf else \
+        (lambda a: np.asarray(a, np.float64))  # noqa: E731
+    back = (lambda a: np.ascontiguousarray(a.transpose(0, 3, 1, 2))) if cf else (lambda a: a)  # noqa: E731
+    xh, dyh = nhwc(x), nhwc(dy)
+    if kind == "Conv2D":
+        kernel, bias = (np.asarray(w, np.float64) for w in weights)
+        kw = dict(strides=c["strides"], padding=c["padding"], dilation_rate=c["dilation"])
+        grads = {}
+
+        def grad(i):
+            if not grads:
+                grads["all"] = loops.conv2d_naive_backward(dyh, xh, kernel, **kw)
+            return grads["all"][i]
+
+        return {"y": lambda: back(loops.conv2d_naive(xh, kernel, bias, **kw)), "dx": lambda: back(grad(0)),
+                "dkernel": lambda: grad(1), "dbias": lambda: grad(2)}
+    kw = dict(pool_size=c["pool"], strides=c["strides"], padding=c["padding"])
+    forward, backward = ((loops.maxpool_naive, loops.maxpool_naive_backward) if kind == "MaxPooling2D"
+                         else (loops.avgpool_naive, loops.avgpool_naive_backward))
+    return {"y": lambda: back(forward(xh, **kw)), "dx": lambda: back(backward(dyh, xh, **kw))}
+
+
 def run_layer_case(case, dtype="float32", seed=0):
-    """[(quantity, ours, theirs)] for y, dx and each parameter gradient of ``case``."""
+    """[(quantity, ours, theirs, reference)] for y, dx and each parameter gradient of ``case``."""
     tf, keras = load_tf()
     rng = np.random.default_rng(seed)
     x = _inputs(case, rng, dtype)
@@ -265,11 +304,12 @@ def run_layer_case(case, dtype="float32", seed=0):
     tvars = list(theirs.trainable_variables) if theirs is not None else []
     dyt = dy if case.component == "Flatten" else to_tf(dy)
     g = tape.gradient(yt, [xt, *tvars], output_gradients=tf.constant(dyt))
-    out = [("y", y, yt.numpy() if case.component == "Flatten" else from_tf(yt.numpy())),
-           ("dx", dx, from_tf(g[0].numpy()))]
+    refs = _loop_references(case, x, dy, ours.get_weights() if ours.params else [])
+    out = [("y", y, yt.numpy() if case.component == "Flatten" else from_tf(yt.numpy()), refs.get("y")),
+           ("dx", dx, from_tf(g[0].numpy()), refs.get("dx"))]
     names = [w.path.split("/")[-1] for w in tvars]
     for name, gt in zip(names, g[1:]):
-        out.append((f"d{name}", our_grads[name], gt.numpy()))
+        out.append((f"d{name}", our_grads[name], gt.numpy(), refs.get(f"d{name}")))
     if set(names) != set(our_grads):
         raise AssertionError(f"{case}: parameters differ: nnscratch {sorted(our_grads)}, Keras {sorted(names)}")
     return out

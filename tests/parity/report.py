@@ -29,7 +29,7 @@ class Row:
 
     def add(self, config_id, quantities):
         self.configs += 1
-        for quantity, ours, theirs in quantities:
+        for quantity, ours, theirs, *_ in quantities:  # layer cases add the loop reference
             a, r = errors(ours, theirs)
             self.abs, self.rel = max(self.abs, a), max(self.rel, r)
             if not within(ours, theirs, self.tol):

@@ -28,8 +28,9 @@ _PARAMS = [pytest.param(c, id=c.id) for c in _FAST] + [
 def test_layer_matches_keras(case, dtype):
     if dtype == "float64" and float64_skip_reason(case):
         pytest.skip(float64_skip_reason(case))
-    for quantity, ours, theirs in run_layer_case(case, dtype):
-        assert_close(case.component, f"{case.id} {quantity} {dtype}", ours, theirs, tolerances.LAYER[dtype])
+    for quantity, ours, theirs, reference in run_layer_case(case, dtype):
+        assert_close(case.component, f"{case.id} {quantity} {dtype}", ours, theirs, tolerances.LAYER[dtype],
+                     reference=reference)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
