@@ -7,7 +7,7 @@ to the tracer that the layers package registers (``core.set_symbolic_handler``).
 see ``ops/core.py`` for the protocol, and ``OPERATORS`` below for Python's operators.
 
 Modules: core (machinery), result (.numpy()), arithmetic, elementwise, reductions, nn,
-losses, shape, indexing, creation.
+losses, reshaping, indexing, creation.
 """
 from nnscratch.ops import core, result
 from nnscratch.ops.arithmetic import (add, divide, dot, matmul, maximum, minimum, multiply, power, subtract,
@@ -27,7 +27,7 @@ from nnscratch.ops.nn import (elu, gelu, leaky_relu, log_sigmoid, log_softmax, m
 from nnscratch.ops.reductions import (all, amax, amin, any, argmax, argmin, cumprod, cumsum, logsumexp, max, mean,
                                       min, norm, prod, std, sum, var)
 from nnscratch.ops.result import as_result
-from nnscratch.ops.shape import (broadcast_to, concatenate, expand_dims, flip, moveaxis, ravel, repeat, reshape,
+from nnscratch.ops.reshaping import (broadcast_to, concatenate, expand_dims, flip, moveaxis, ravel, repeat, reshape,
                                  split, squeeze, stack, swapaxes, tile, transpose, unstack)
 
 

@@ -117,8 +117,8 @@ def result_type(*types):
     float32; int32 array + 2.0 -> floatx; Python ints alone -> int32, floats -> floatx).
     ``types`` are dtypes or the Python types ``bool``, ``int``, ``float``."""
     xp = backend.xp()
-    weak = [t for t in types if t in (bool, int, float)]
-    strong = [xp.dtype(t) for t in types if t not in (bool, int, float)]
+    weak = [t for t in types if _is_python_type(t)]
+    strong = [xp.dtype(t) for t in types if not _is_python_type(t)]
     floats = [d for d in strong if d.kind == "f"]
     if floats:
         return _promote(floats)
@@ -128,6 +128,10 @@ def result_type(*types):
         out = _promote(strong)
         return xp.dtype("int32") if out.kind == "b" and int in weak else out
     return xp.dtype("int32") if int in weak else xp.dtype("bool")
+
+
+def _is_python_type(t):
+    return t is bool or t is int or t is float  # identity: numpy.dtype('float64') == float is True
 
 
 def _promote(dtypes):
