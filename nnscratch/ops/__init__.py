@@ -40,7 +40,9 @@ def _reflected(fn):
 
 
 # Python operator -> the nn.ops function that implements it, for symbolic tensors:
-# ``SymbolicTensor.__add__ = OPERATORS["__add__"]`` (called as method(self, other)).
+# ``SymbolicTensor.__add__ = OPERATORS["__add__"]`` (called as method(self, other)). The class
+# should also set ``__array_ufunc__ = None`` so that ``numpy_array + t`` and ``w @ t`` defer to
+# its reflected methods instead of NumPy trying to convert t.
 OPERATORS = {
     "__add__": add, "__radd__": _reflected(add),
     "__sub__": subtract, "__rsub__": _reflected(subtract),
