@@ -1,0 +1,99 @@
+"""nn.ops against keras.ops on the TensorFlow backend: values, and gradients against
+tf.GradientTape (output_gradients = the same random dy), for every case of tests/ops/cases.py.
+
+The same call text runs on both namespaces (``call(nn.ops, ...)`` and ``call(keras.ops, ...)``),
+because nn.ops uses Keras's names and arguments. TF runs in the test; nothing is pasted.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow", reason="the TF-parity suite needs tensorflow-cpu==2.21.0 (pip install -e '.[test]')")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+from nnscratch import backend  # noqa: E402
+from tests.ops._record import Sym, record_one  # noqa: E402
+from tests.ops.cases import CASES, distinct, r  # noqa: E402
+from tests.parity import tolerances  # noqa: E402
+from tests.parity._compare import assert_close  # noqa: E402
+from tests.parity._tf import load_tf  # noqa: E402
+
+pytestmark = pytest.mark.tf
+
+
+def _is_float(a):
+    return isinstance(a, np.ndarray) and a.dtype.kind == "f"
+
+
+def _ours(call, inputs, dys):
+    """Our values and input gradients (None for non-float inputs) through the Op protocol."""
+    op, given, attrs = record_one(call, inputs)
+    arrays = [a.value if isinstance(a, Sym) else a for a in given]
+    out, ctx = op.forward(*arrays, **attrs)
+    outs = out if isinstance(out, tuple) else (out,)
+    dys = dys(outs)
+    grads = op.backward(ctx, tuple(dys) if isinstance(out, tuple) else dys[0])
+    by_input = {id(a.value): g for a, g in zip(given, grads) if isinstance(a, Sym)}
+    return outs, [by_input.get(id(a)) if _is_float(a) else None for a in inputs]
+
+
+def _theirs(call, inputs, dys):
+    tf, keras = load_tf()
+    tensors = [tf.constant(a) if isinstance(a, np.ndarray) else a for a in inputs]
+    watched = [t for t, a in zip(tensors, inputs) if _is_float(a)]
+    with tf.GradientTape() as tape:
+        for t in watched:
+            tape.watch(t)
+        out = call(keras.ops, *tensors)
+    outs = tuple(out) if isinstance(out, (tuple, list)) else (out,)
+    targets = [(o, tf.constant(d)) for o, d in zip(outs, dys) if d is not None]  # float outputs only
+    grads = tape.gradient([o for o, _ in targets], watched, output_gradients=[d for _, d in targets])
+    grads = iter(tf.convert_to_tensor(g).numpy() if g is not None else None for g in grads)
+    return [o.numpy() for o in outs], [next(grads) if _is_float(a) else None for a in inputs]
+
+
+def _compare(case_id, call, inputs, dtype):
+    inputs = [a.astype(dtype) if _is_float(a) else a for a in inputs]
+    tol = tolerances.LAYER[dtype]
+    gen = np.random.default_rng(7)
+    drawn = []
+
+    def dys(outs):
+        drawn[:] = [gen.standard_normal(o.shape).astype(dtype) if o.dtype.kind == "f" else None for o in outs]
+        return drawn
+
+    with backend.floatx_scope(dtype):
+        ours, our_grads = _ours(call, [a.copy() if isinstance(a, np.ndarray) else a for a in inputs], dys)
+    theirs, their_grads = _theirs(call, inputs, drawn)
+    for k, (a, b) in enumerate(zip(ours, theirs)):
+        assert_close(f"ops.{case_id}", f"output {k} {dtype}", a, b, tol)
+    for k, (a, b) in enumerate(zip(our_grads, their_grads)):
+        if _is_float(inputs[k]):
+            assert a is not None, f"ops.{case_id}: no gradient for input {k}"
+            assert b is not None, f"ops.{case_id}: TensorFlow gives no gradient for input {k}"
+            assert_close(f"ops.{case_id}", f"d input {k} {dtype}", a, b, tol)
+
+
+# TensorFlow rounds these constants to float32 even for float64 inputs (tf.nn.gelu casts
+# 0.044715 from a float32 tensor; tf.nn.leaky_relu does the same with alpha=0.2): checked by
+# hand, TF's float64 gelu equals the formula with float32(0.044715) to 2e-16. nn.ops keeps
+# float64 constants, as Keras's NumPy backend does, so these two compare in float32 only.
+TF_FLOAT32_CONSTANTS = {"gelu", "leaky_relu"}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_op_value_and_gradient_match_keras_ops(case, dtype):
+    if dtype == "float64" and case.id in TF_FLOAT32_CONSTANTS:
+        pytest.skip("TensorFlow rounds this op's constant to float32 in float64 (see TF_FLOAT32_CONSTANTS)")
+    _compare(case.id, case.call, case.inputs, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_multi_output_ops_match_keras_ops(dtype):
+    _compare("top_k", lambda o, x: o.top_k(x, 3), [distinct(3, 5)], dtype)
+    _compare("split", lambda o, x: o.split(x, [1, 3], axis=1), [r(2, 5)], dtype)
+    _compare("unstack", lambda o, x: o.unstack(x, axis=1), [r(2, 3, 2)], dtype)
