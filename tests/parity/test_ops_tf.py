@@ -14,6 +14,7 @@ import pytest
 pytest.importorskip("tensorflow", reason="the TF-parity suite needs tensorflow-cpu==2.21.0 (pip install -e '.[test]')")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
+import nnscratch.ops as ops  # noqa: E402
 from nnscratch import backend  # noqa: E402
 from tests.ops._record import Sym, record_one  # noqa: E402
 from tests.ops.cases import CASES, distinct, r  # noqa: E402
@@ -97,3 +98,41 @@ def test_multi_output_ops_match_keras_ops(dtype):
     _compare("top_k", lambda o, x: o.top_k(x, 3), [distinct(3, 5)], dtype)
     _compare("split", lambda o, x: o.split(x, [1, 3], axis=1), [r(2, 5)], dtype)
     _compare("unstack", lambda o, x: o.unstack(x, axis=1), [r(2, 3, 2)], dtype)
+
+
+def _int32(*shape):
+    return np.arange(1, 1 + int(np.prod(shape)), dtype="int32").reshape(shape)
+
+
+DTYPE_CASES = [
+    ("add_int_pyfloat", lambda o: o.add(_int32(3), 2.0)),
+    ("add_float32_pyfloat", lambda o: o.add(np.ones(3, "float32"), 2.0)),
+    ("add_int_pyint", lambda o: o.add(_int32(3), 2)),
+    ("multiply_int64_float32", lambda o: o.multiply(np.arange(3), np.ones(3, "float32"))),
+    ("divide_ints", lambda o: o.divide(_int32(3), _int32(3))),
+    ("sqrt_int", lambda o: o.sqrt(_int32(3))),
+    ("mean_int", lambda o: o.mean(_int32(2, 3))),
+    ("sum_float32", lambda o: o.sum(np.ones((2, 3), "float32"))),
+    ("argmax", lambda o: o.argmax(np.ones((2, 3), "float32"), axis=1)),
+    ("one_hot", lambda o: o.one_hot(_int32(3), 4)),
+    ("arange_ints", lambda o: o.arange(5)),
+    ("arange_floats", lambda o: o.arange(0.0, 1.0, 0.25)),
+    ("ones", lambda o: o.ones((2,))),
+    ("convert_list_of_ints", lambda o: o.convert_to_tensor([1, 2])),
+    ("convert_list_of_floats", lambda o: o.convert_to_tensor([1.0, 2.0])),
+    ("relu_int", lambda o: o.relu(_int32(3))),
+    ("equal", lambda o: o.equal(_int32(3), 2)),
+]
+
+
+@pytest.mark.parametrize("case", DTYPE_CASES, ids=[c[0] for c in DTYPE_CASES])
+def test_result_dtype_matches_keras_ops(case):
+    """Keras's dtype promotion (weak Python numbers, a float array beats any int array, ints
+    to floatx in divide/sqrt/mean, int32 indices), compared with keras.ops on TensorFlow."""
+    name, call = case
+    tf, keras = load_tf()
+    ours, theirs = call(ops), call(keras.ops)
+    assert np.dtype(ours.dtype).name == keras.backend.standardize_dtype(theirs.dtype), (
+        f"ops.{name}: nnscratch gives {ours.dtype}, keras.ops gives {theirs.dtype}")
+    np.testing.assert_allclose(np.asarray(ours, dtype=np.float64), np.asarray(theirs).astype(np.float64),
+                               rtol=1e-6, err_msg=name)
