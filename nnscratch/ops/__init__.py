@@ -6,12 +6,15 @@ to the tracer that the layers package registers (``core.set_symbolic_handler``).
 ``core.Op`` with ``forward(*inputs, **attrs) -> (out, ctx)`` and ``backward(ctx, dy) -> grads``;
 see ``ops/core.py`` for the protocol, and ``OPERATORS`` below for Python's operators.
 
-Modules: core (machinery), result (.numpy()), arithmetic, elementwise, reductions, nn,
-losses, reshaping, indexing, creation.
+Modules: core (machinery), result (.numpy()), arithmetic, elementwise, transcendental,
+reductions, nn, losses, reshaping, indexing, linalg, creation, composite (ops made of ops).
 """
 from nnscratch.ops import core, result
 from nnscratch.ops.arithmetic import (add, divide, dot, matmul, maximum, minimum, multiply, power, subtract,
                                       true_divide)
+from nnscratch.ops.composite import (allclose, average, batch_normalization, copy, count_nonzero, divide_no_nan,
+                                     empty_like, hstack, in_top_k, isclose, layer_normalization, multi_hot,
+                                     rms_normalization, vstack)
 from nnscratch.ops.core import Op, set_symbolic_handler
 from nnscratch.ops.creation import (arange, convert_to_numpy, convert_to_tensor, dtype, empty, equal, eye,
                                     floor_divide, full, full_like, greater, greater_equal, identity, is_tensor,
@@ -21,14 +24,21 @@ from nnscratch.ops.creation import (arange, convert_to_numpy, convert_to_tensor,
 from nnscratch.ops.elementwise import (abs, absolute, cast, ceil, clip, cos, exp, expm1, floor, log, log1p,
                                        negative, reciprocal, round, sign, sin, sqrt, square, trunc)
 from nnscratch.ops.indexing import argsort, get_item, nonzero, sort, take, take_along_axis, top_k, where
+from nnscratch.ops.linalg import einsum, outer, pad, roll, tensordot, tril, triu
 from nnscratch.ops.losses import binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy
 from nnscratch.ops.nn import (elu, gelu, leaky_relu, log_sigmoid, log_softmax, moments, normalize, one_hot, relu,
                               relu6, selu, sigmoid, silu, softmax, softplus, softsign, swish, tanh)
 from nnscratch.ops.reductions import (all, amax, amin, any, argmax, argmin, cumprod, cumsum, logsumexp, max, mean,
                                       min, norm, prod, std, sum, var)
 from nnscratch.ops.result import as_result
+from nnscratch.ops.transcendental import (arccos, arccosh, arcsin, arcsinh, arctan, arctanh, celu, cosh, exp2,
+                                          hard_sigmoid, hard_silu, hard_swish, hard_tanh, log2, log10, logaddexp,
+                                          rsqrt, sinh, squareplus, tan, tanh_shrink)
 from nnscratch.ops.reshaping import (broadcast_to, concatenate, expand_dims, flip, moveaxis, ravel, repeat, reshape,
                                  split, squeeze, stack, swapaxes, tile, transpose, unstack)
+
+
+fabs = abs
 
 
 def _reflected(fn):

@@ -24,6 +24,12 @@ from nnscratch.ops.core import Op, apply, unbroadcast
 
 
 # ----------------------------------------------------------------------------- add / subtract / multiply
+def _unbroadcast_pair(d1, d2, ctx):
+    """(d1, d2) summed down to the shapes of the op's two inputs."""
+    s1, s2 = ctx["shapes"]
+    return unbroadcast(d1, s1), unbroadcast(d2, s2)
+
+
 def _add_compute(x1, x2):
     return x1 + x2, {}
 

@@ -45,27 +45,27 @@ def full(shape, fill_value, dtype=None):
     return as_result(backend.xp().full(_shape(shape), fill_value, dtype=_dtype(dtype)))
 
 
-def _like(x, dtype):
-    x = to_array(x)
-    return x, (x.dtype if dtype is None else backend.xp().dtype(dtype))
+def _full_like_compute(x, fill_value=0, dtype=None):
+    xp = backend.get_array_module(x)
+    return xp.full(x.shape, fill_value, dtype=x.dtype if dtype is None else dtype), {}
+
+
+FULL_LIKE = Op("full_like", _full_like_compute, None, convert="each")  # no gradient: the values are constants
 
 
 def ones_like(x, dtype=None):
     """Ones with the shape (and dtype, unless given) of ``x``, on x's device."""
-    x, dt = _like(x, dtype)
-    return as_result(backend.get_array_module(x).ones(x.shape, dtype=dt))
+    return apply(FULL_LIKE, x, fill_value=1, dtype=None if dtype is None else _dtype(dtype))
 
 
 def zeros_like(x, dtype=None):
     """Zeros with the shape (and dtype, unless given) of ``x``."""
-    x, dt = _like(x, dtype)
-    return as_result(backend.get_array_module(x).zeros(x.shape, dtype=dt))
+    return apply(FULL_LIKE, x, fill_value=0, dtype=None if dtype is None else _dtype(dtype))
 
 
 def full_like(x, fill_value, dtype=None):
     """``fill_value`` with the shape (and dtype, unless given) of ``x``."""
-    x, dt = _like(x, dtype)
-    return as_result(backend.get_array_module(x).full(x.shape, fill_value, dtype=dt))
+    return apply(FULL_LIKE, x, fill_value=fill_value, dtype=None if dtype is None else _dtype(dtype))
 
 
 def arange(start, stop=None, step=None, dtype=None):

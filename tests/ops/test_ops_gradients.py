@@ -13,8 +13,8 @@ import nnscratch.ops as ops
 from nnscratch import backend
 from nnscratch.debug.gradcheck import numerical_gradient, rel_error
 from nnscratch.ops import core
-from tests.ops._record import Sym, record_one
-from tests.ops.cases import CASES, away, distinct, r
+from tests.ops._record import Sym, record_one, traced_gradients
+from tests.ops.cases import CASES, COMPOSITE_CASES, KINKS, away, distinct, r
 
 TOL = 1e-6
 
@@ -130,3 +130,31 @@ def test_integer_and_index_inputs_get_no_gradient():
     assert ops.indexing.WHERE.backward(ctx, np.ones(out.shape))[0] is None
     out, ctx = ops.arithmetic.ADD.forward(np.arange(3, dtype="int32"), np.arange(3, dtype="int32"))
     assert ops.arithmetic.ADD.backward(ctx, np.ones(3)) == (None, None)
+
+
+@pytest.mark.parametrize("case", COMPOSITE_CASES, ids=[c.id for c in COMPOSITE_CASES])
+def test_composite_op_gradient_through_its_pieces(case):
+    """Composite ops have no backward of their own: a tracer chains their pieces' backwards.
+    The tiny tracer of tests/ops/_record.py does that here, against central differences."""
+    with backend.floatx_scope("float64"):
+        inputs = [a.copy() if isinstance(a, np.ndarray) else a for a in case.inputs]
+        gen = np.random.default_rng(0)
+        dys = []
+
+        def dy_fn(outs):
+            dys[:] = [gen.standard_normal(o.shape) for o in outs]
+            return dys
+
+        _, grads = traced_gradients(case.call, inputs, dy_fn)
+
+        def f():
+            outs, _ = traced_gradients(case.call, inputs, lambda outs: [None] * len(outs))
+            return sum(float((o * dy).sum()) for o, dy in zip(outs, dys))
+
+        for k, g in grads.items():
+            assert g is not None, f"{case.id}: no gradient reached input {k}"
+            skip = KINKS.get(case.id, {}).get(k, [])
+            coords = [i for i in range(inputs[k].size) if i not in skip]
+            _, numeric = numerical_gradient(f, inputs[k], coords=coords)
+            err = rel_error(np.asarray(g).reshape(-1)[coords], numeric)
+            assert err < TOL, f"{case.id} d(input {k}): rel error {err:.2e}"

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import nnscratch.ops as ops
-from tests.ops.cases import CASES, distinct, r
+from tests.ops.cases import CASES, COMPOSITE_CASES, distinct, r
 
-VALUE_CASES = [c for c in CASES if c.reference is not None]
+VALUE_CASES = [c for c in CASES + COMPOSITE_CASES if c.reference is not None]
 
 
 def _to_device(backend, a):
