@@ -137,6 +137,12 @@ DTYPE_CASES = [
     ("convert_list_of_floats", lambda o: o.convert_to_tensor([1.0, 2.0])),
     ("relu_int", lambda o: o.relu(_int32(3))),
     ("equal", lambda o: o.equal(_int32(3), 2)),
+    ("count_nonzero", lambda o: o.count_nonzero(np.array([[0.0, 1.5], [2.0, 0.0]]), axis=0)),
+    ("in_top_k", lambda o: o.in_top_k(np.array([0, 2, 1]), np.array([[0.1, 0.5, 0.4], [0.3, 0.2, 0.5],
+                                                                    [0.6, 0.1, 0.3]], "float32"), 2)),
+    ("multi_hot", lambda o: o.multi_hot(np.array([[0, 2], [1, 1]]), 3)),
+    ("isclose", lambda o: o.isclose(np.array([1.0, 1.1]), np.array([1.0 + 1e-9, 1.0]))),
+    ("zeros_like_int", lambda o: o.zeros_like(_int32(2))),
 ]
 
 
