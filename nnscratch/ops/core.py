@@ -15,6 +15,16 @@ with a named cache):
 
 ``op.differentiable`` is False for ops without a gradient (argmax, equal, one_hot, floor,
 stop_gradient...); a tracer treats their outputs as constants, and ``op.backward`` raises.
+``op.n_outputs`` is 1, 2 (moments, top_k), or None when the inputs decide (split, unstack,
+nonzero); ``out`` is a tuple whenever ``n_outputs != 1``. Ops are stateless: ``ctx`` belongs
+to one call, so one Op object serves every node of a graph (unlike a layer's ``self.cache``).
+
+A tracer therefore needs only: at trace time, the handler gets ``(op, inputs, attrs)`` and
+returns symbolic output(s) (a tuple when ``n_outputs != 1``; ``output_spec`` gives their shapes
+and dtypes); at run time, ``out, ctx = op.forward(*concrete_inputs, **attrs)`` per node, and in
+reverse order ``grads = op.backward(ctx, dy)``, adding the gradients of a tensor used twice.
+Composite functions (``ops/composite.py``: layer_normalization, tensordot...) call other ops,
+so a tracer records their pieces and never needs a backward for them.
 
 Symbolic tensors: ``apply`` looks for an input with ``_is_symbolic = True`` (duck-typed, so
 this package never imports layers or models). If there is one, it calls the handler that the
