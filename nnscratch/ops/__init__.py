@@ -7,7 +7,7 @@ to the tracer that the layers package registers (``core.set_symbolic_handler``).
 see ``ops/core.py`` for the protocol, and ``OPERATORS`` below for Python's operators.
 
 Modules: core (machinery), result (.numpy()), arithmetic, elementwise, transcendental,
-reductions, nn, losses, reshaping, indexing, linalg, creation, composite (ops made of ops).
+reductions, nn, losses, reshaping, indexing, scatter, linalg, creation, composite (ops made of ops).
 """
 from nnscratch.ops import core, result
 from nnscratch.ops.arithmetic import (add, divide, dot, matmul, maximum, minimum, multiply, power, subtract,
@@ -31,6 +31,8 @@ from nnscratch.ops.nn import (elu, gelu, leaky_relu, log_sigmoid, log_softmax, m
 from nnscratch.ops.reductions import (all, amax, amin, any, argmax, argmin, cumprod, cumsum, logsumexp, max, mean,
                                       min, norm, prod, std, sum, var)
 from nnscratch.ops.result import as_result
+from nnscratch.ops.scatter import (diagonal, nan_to_num, scatter, scatter_update, slice, slice_update,
+                                   trace)
 from nnscratch.ops.transcendental import (arccos, arccosh, arcsin, arcsinh, arctan, arctanh, celu, cosh, exp2,
                                           hard_sigmoid, hard_silu, hard_swish, hard_tanh, log2, log10, logaddexp,
                                           rsqrt, sinh, squareplus, tan, tanh_shrink)

@@ -227,6 +227,15 @@ CASES = [
     Case("pad", lambda o, x: o.pad(x, ((1, 2), (0, 1))), [r(2, 3)], lambda np_, x: np_.pad(x, ((1, 2), (0, 1)))),
     Case("roll", lambda o, x: o.roll(x, 2, axis=1), [r(2, 5)], lambda np_, x: np_.roll(x, 2, axis=1)),
     Case("roll_flat", lambda o, x: o.roll(x, -1), [r(2, 3)], lambda np_, x: np_.roll(x, -1)),
+    # writing into arrays (without mutating them)
+    Case("slice_update", lambda o, x, u: o.slice_update(x, (1, 0), u), [r(3, 4), r(2, 2)], None),
+    Case("scatter", lambda o, i, v: o.scatter(i, v, (3, 4)), [np.array([[0, 1], [2, 3], [0, 1]]), r(3)], None),
+    Case("scatter_update", lambda o, x, i, u: o.scatter_update(x, i, u), [r(3, 4), np.array([[0, 1], [2, 3]]), r(2)],
+         None),
+    Case("diagonal", lambda o, x: o.diagonal(x, offset=1), [r(3, 4)], lambda np_, x: np_.diagonal(x, offset=1)),
+    Case("diagonal_batched", lambda o, x: o.diagonal(x, offset=-1, axis1=1, axis2=2), [r(2, 4, 3)],
+         lambda np_, x: np_.diagonal(x, offset=-1, axis1=1, axis2=2)),
+    Case("nan_to_num", lambda o, x: o.nan_to_num(x), [r(3, 4)], lambda np_, x: x),
 ]
 
 # Ops made of several ops (ops/composite.py and friends): checked through a tiny tracer.
@@ -246,6 +255,8 @@ COMPOSITE_CASES = [
     Case("divide_no_nan", lambda o, a, b: o.divide_no_nan(a, b), [r(3, 3), np.array([0.0, 0.7, -1.3])],
          lambda np_, a, b: np_.where(b == 0, 0.0, a / np_.where(b == 0, 1.0, b))),
     Case("hstack", lambda o, a, b: o.hstack([a, b]), [r(2, 3), r(2, 1)], lambda np_, a, b: np_.hstack([a, b])),
+    Case("slice", lambda o, x: o.slice(x, (1, 0), (2, 3)), [r(3, 4)], lambda np_, x: x[1:3, 0:3]),
+    Case("trace", lambda o, x: o.trace(x), [r(4, 4)], lambda np_, x: np_.trace(x)),
     Case("vstack", lambda o, a, b: o.vstack([a, b]), [r(1, 3), r(2, 3)], lambda np_, a, b: np_.vstack([a, b])),
 ]
 

@@ -151,3 +151,14 @@ def test_dot_and_bad_inputs():
         ops.add(np.ones(2), object())
     with pytest.raises(NotImplementedError, match="erf"):
         ops.gelu(np.ones(2), approximate=False)
+
+
+def test_nan_to_num_and_scatter_values(backend):
+    x = np.array([1.0, np.nan, np.inf, -np.inf])
+    y = backend.to_host(ops.nan_to_num(backend.to_device(x), nan=-1.0))
+    np.testing.assert_array_equal(y, [1.0, -1.0, np.finfo(np.float64).max, -np.finfo(np.float64).max])
+    s = ops.scatter(backend.to_device(np.array([[0, 1], [0, 1], [1, 0]])), backend.to_device(np.array([1.0, 2.0, 5.0])),
+                    (2, 2))
+    np.testing.assert_array_equal(s, [[0.0, 3.0], [5.0, 0.0]])  # duplicates add up
+    u = ops.slice_update(backend.to_device(np.zeros((3, 3))), (1, 1), backend.to_device(np.ones((2, 2))))
+    np.testing.assert_array_equal(u, [[0, 0, 0], [0, 1, 1], [0, 1, 1]])
