@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from nnscratch import backend
 from nnscratch.ops.arithmetic import add, divide, multiply, subtract
+from nnscratch.ops.core import as_dtype
 from nnscratch.ops.core import epsilon as _epsilon
 from nnscratch.ops.core import is_symbolic
 from nnscratch.ops.creation import convert_to_tensor, equal, greater, less, less_equal, shape, zeros_like
@@ -85,7 +86,7 @@ def average(x, axis=None, weights=None):
 
 
 def _is_float(x):
-    return backend.xp().dtype(x.dtype).kind == "f"
+    return as_dtype(x.dtype).kind == "f"
 
 
 def divide_no_nan(x1, x2):

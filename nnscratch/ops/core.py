@@ -41,6 +41,12 @@ from nnscratch import backend, config
 from nnscratch.ops.result import as_result
 
 _handler = {"fn": None}
+_HOST = backend.get_array_module()  # numpy: dtype logic is host-side on every backend
+
+
+def as_dtype(dtype):
+    """A NumPy dtype object from a name, a dtype or a Python type (host-side, any backend)."""
+    return _HOST.dtype(dtype)
 
 
 # ----------------------------------------------------------------------------- the op object
@@ -114,11 +120,11 @@ def apply(op, *inputs, **attrs):
 
 # ----------------------------------------------------------------------------- dtypes (Keras's rules)
 def dtype_name(dtype) -> str:
-    return backend.xp().dtype(dtype).name
+    return as_dtype(dtype).name
 
 
 def is_float(dtype) -> bool:
-    return backend.xp().dtype(dtype).kind == "f"
+    return as_dtype(dtype).kind == "f"
 
 
 def result_type(*types):
@@ -126,7 +132,7 @@ def result_type(*types):
     -> float32, where NumPy says float64); Python numbers are weak (float32 array + 2.0 ->
     float32; int32 array + 2.0 -> floatx; Python ints alone -> int32, floats -> floatx).
     ``types`` are dtypes or the Python types ``bool``, ``int``, ``float``."""
-    xp = backend.xp()
+    xp = _HOST
     weak = [t for t in types if _is_python_type(t)]
     strong = [xp.dtype(t) for t in types if not _is_python_type(t)]
     floats = [d for d in strong if d.kind == "f"]
@@ -145,10 +151,9 @@ def _is_python_type(t):
 
 
 def _promote(dtypes):
-    xp = backend.xp()
     out = dtypes[0]
     for d in dtypes[1:]:
-        out = xp.promote_types(out, d)
+        out = _HOST.promote_types(out, d)
     return out
 
 
@@ -196,7 +201,7 @@ def to_array(value, dtype=None, xp=None):
         value = backend.to_host(value).astype(dtype)
     if backend.get_array_module(value) is not xp:
         value = xp.asarray(backend.to_host(value))  # host -> the device of the other inputs
-    if dtype is not None and value.dtype != xp.dtype(dtype):
+    if dtype is not None and value.dtype != as_dtype(dtype):
         value = value.astype(dtype)
     return value
 

@@ -12,13 +12,13 @@ Comparisons (equal, greater, ...) and logical ops return booleans and take no gr
 from __future__ import annotations
 
 from nnscratch import backend
-from nnscratch.ops.core import Op, apply, is_symbolic, result_type, to_array, type_of
+from nnscratch.ops.core import Op, apply, as_dtype, is_symbolic, result_type, to_array, type_of
 from nnscratch.ops.elementwise import cast
 from nnscratch.ops.result import as_result
 
 
 def _dtype(dtype):
-    return backend.floatx() if dtype is None else backend.xp().dtype(dtype).name
+    return backend.floatx() if dtype is None else as_dtype(dtype).name
 
 
 def _shape(shape):
@@ -103,7 +103,7 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
         raise ValueError("ops.convert_to_tensor: sparse and ragged tensors are not supported")
     if is_symbolic(x):
         return x if dtype is None else cast(x, dtype)
-    return as_result(to_array(x, None if dtype is None else backend.xp().dtype(dtype)))
+    return as_result(to_array(x, None if dtype is None else as_dtype(dtype)))
 
 
 def convert_to_numpy(x):
@@ -134,7 +134,7 @@ def size(x):
 
 def dtype(x):
     """The dtype name of ``x`` ('float32', ...)."""
-    return backend.xp().dtype(x.dtype).name if hasattr(x, "dtype") else to_array(x).dtype.name
+    return as_dtype(x.dtype).name if hasattr(x, "dtype") else to_array(x).dtype.name
 
 
 def is_tensor(x):

@@ -20,7 +20,7 @@ written with the input x and/or the output y (both are cached)::
 from __future__ import annotations
 
 from nnscratch import backend
-from nnscratch.ops.core import Op, apply
+from nnscratch.ops.core import Op, apply, as_dtype
 
 
 def _elementwise(name, forward, derivative, convert="promote"):
@@ -179,4 +179,4 @@ CAST = Op("cast", _cast_compute, _cast_gradient, convert="each")
 
 def cast(x, dtype):
     """``x`` as ``dtype``. Math: y = x, dx = dy cast back (None for integer inputs)."""
-    return apply(CAST, x, dtype=backend.xp().dtype(dtype).name)
+    return apply(CAST, x, dtype=as_dtype(dtype).name)
