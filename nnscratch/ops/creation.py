@@ -108,6 +108,9 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
 
 def convert_to_numpy(x):
     """``x`` as a plain host ``numpy.ndarray`` (a copy to the host for device arrays)."""
+    if is_symbolic(x):
+        raise TypeError("ops.convert_to_numpy: received a symbolic tensor, which has no values while a layer's "
+                        "call is being traced; convert the arrays a model returns instead")
     if hasattr(x, "numpy") and not backend.is_array(x):
         x = x.numpy()  # e.g. a TensorFlow tensor
     host = backend.to_host(x)
@@ -125,9 +128,11 @@ def ndim(x):
 
 
 def size(x):
-    """The number of elements of ``x``."""
+    """The number of elements of ``x`` (None when a size is unknown, as for a symbolic batch)."""
     n = 1
     for s in shape(x):
+        if s is None:
+            return None
         n *= s
     return n
 

@@ -52,9 +52,21 @@ def _reduction(name, forward, derivative, convert="each"):
     return Op(name, compute, gradient if derivative is not None else None, convert=convert)
 
 
+def _accumulator_dtype(dtype):
+    """Keras (JAX's rule): bool/int8/int16 sums and products in int32, uint8/uint16 in uint32,
+    everything else in its own dtype (NumPy would widen int32 to int64)."""
+    name = dtype.name
+    if name in ("bool", "int8", "int16"):
+        return "int32"
+    return "uint32" if name in ("uint8", "uint16") else name
+
+
 def _sum_forward(xp, x, axes, keepdims):
-    dtype = "int32" if x.dtype.kind == "b" else None  # Keras: sum of booleans counts in int32
-    return xp.sum(x, axis=axes, keepdims=keepdims, dtype=dtype)
+    return xp.sum(x, axis=axes, keepdims=keepdims).astype(_accumulator_dtype(x.dtype))
+
+
+def _prod_forward(xp, x, axes, keepdims):
+    return xp.prod(x, axis=axes, keepdims=keepdims).astype(_accumulator_dtype(x.dtype))
 
 
 def _mean_forward(xp, x, axes, keepdims):
@@ -91,7 +103,7 @@ SUM = _reduction("sum", _sum_forward, lambda xp, x, y, dy, axes: dy)
 MEAN = _reduction("mean", _mean_forward, lambda xp, x, y, dy, axes: dy / _count(x.shape, axes))
 MAX = _reduction("max", lambda xp, x, a, k: xp.max(x, axis=a, keepdims=k), _max_derivative)
 MIN = _reduction("min", lambda xp, x, a, k: xp.min(x, axis=a, keepdims=k), _max_derivative)
-PROD = _reduction("prod", lambda xp, x, a, k: xp.prod(x, axis=a, keepdims=k), lambda xp, x, y, dy, axes: dy * y / x)
+PROD = _reduction("prod", _prod_forward, lambda xp, x, y, dy, axes: dy * y / x)
 VAR = _reduction("var", _var_forward, _var_derivative, convert="float")
 STD = _reduction("std", lambda xp, x, a, k: xp.std(x, axis=a, keepdims=k), _std_derivative, convert="float")
 LOGSUMEXP = _reduction("logsumexp", _logsumexp_forward, lambda xp, x, y, dy, axes: dy * xp.exp(x - y), convert="float")

@@ -86,3 +86,11 @@ def test_every_public_op_has_a_docstring():
         fn = getattr(ops, name)
         if callable(fn) and not isinstance(fn, type):
             assert fn.__doc__ and fn.__doc__.strip(), f"ops.{name} has no docstring"
+
+
+def test_facts_of_symbolic_tensors_and_no_values():
+    s = Spec((None, 3))
+    assert ops.shape(s) == (None, 3) and ops.ndim(s) == 2 and ops.size(s) is None
+    assert ops.is_tensor(s) and ops.convert_to_tensor(s) is s
+    with pytest.raises(TypeError, match="symbolic tensor"):
+        ops.convert_to_numpy(s)
