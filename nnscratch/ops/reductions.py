@@ -213,7 +213,8 @@ def _cumsum_compute(x, axis=None):
     xp = backend.get_array_module(x)
     flat = x.reshape(-1) if axis is None else x
     a = 0 if axis is None else axis
-    return xp.cumsum(flat, axis=a), {"axis": a, "flat": axis is None}
+    y = xp.cumsum(flat, axis=a).astype(_accumulator_dtype(x.dtype))  # Keras: int32 stays int32
+    return y, {"axis": a, "flat": axis is None}
 
 
 def _cumsum_gradient(ctx, dy):
@@ -227,7 +228,7 @@ def _cumprod_compute(x, axis=None):
     xp = backend.get_array_module(x)
     flat = x.reshape(-1) if axis is None else x
     a = 0 if axis is None else axis
-    y = xp.cumprod(flat, axis=a)
+    y = xp.cumprod(flat, axis=a).astype(_accumulator_dtype(x.dtype))
     return y, {"axis": a, "x": flat, "y": y}
 
 
