@@ -22,7 +22,7 @@ TOL = 1e-6
 def gradcheck(call, inputs, drop=()):
     """Assert backward == numerical gradient for every float input; ``drop``: output indices
     whose dy is None (unused outputs of a multi-output op). Returns the op."""
-    with backend.floatx_scope("float64"):
+    with backend.backend_scope("numpy"), backend.floatx_scope("float64"):  # gradient checks run on the host
         op, given, attrs = record_one(call, inputs)
         arrays = [a.value if isinstance(a, Sym) else a for a in given]
         out, ctx = op.forward(*arrays, **attrs)
@@ -123,6 +123,7 @@ def test_non_differentiable_ops_are_flagged_and_refuse_backward():
 
 
 def test_integer_and_index_inputs_get_no_gradient():
+    backend.set_backend("numpy")  # host arrays below; tests/conftest.py restores the backend
     x, idx = away(3, 4), np.array([1, 1, 0])
     out, ctx = ops.indexing.TAKE.forward(x, idx, axis=0)
     assert ops.indexing.TAKE.backward(ctx, np.ones(out.shape))[1] is None
@@ -136,7 +137,7 @@ def test_integer_and_index_inputs_get_no_gradient():
 def test_composite_op_gradient_through_its_pieces(case):
     """Composite ops have no backward of their own: a tracer chains their pieces' backwards.
     The tiny tracer of tests/ops/_record.py does that here, against central differences."""
-    with backend.floatx_scope("float64"):
+    with backend.backend_scope("numpy"), backend.floatx_scope("float64"):
         inputs = [a.copy() if isinstance(a, np.ndarray) else a for a in case.inputs]
         gen = np.random.default_rng(0)
         dys = []

@@ -5,7 +5,15 @@ import numpy as np
 import pytest
 
 import nnscratch.ops as ops
+from nnscratch import backend
 from nnscratch.ops import core
+
+
+@pytest.fixture(autouse=True)
+def _host_numpy_backend():
+    """These tests are about host NumPy arrays: run them on the NumPy backend even when the
+    suite runs under NNSCRATCH_BACKEND=emulated (tests/conftest.py restores the choice)."""
+    backend.set_backend("numpy")
 
 
 class Spec:

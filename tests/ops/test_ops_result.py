@@ -12,6 +12,13 @@ from nnscratch import backend
 from nnscratch.ops.result import HostResult, as_result
 
 
+@pytest.fixture(autouse=True)
+def _host_numpy_backend():
+    """These tests are about host NumPy arrays: run them on the NumPy backend even when the
+    suite runs under NNSCRATCH_BACKEND=emulated (tests/conftest.py restores the choice)."""
+    backend.set_backend("numpy")
+
+
 def test_numpy_backend_result_is_an_ndarray_with_numpy_method():
     x = np.arange(6.0).reshape(2, 3)
     y = ops.multiply(x, 2.0)

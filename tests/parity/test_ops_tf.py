@@ -25,6 +25,13 @@ from tests.parity._tf import load_tf  # noqa: E402
 pytestmark = pytest.mark.tf
 
 
+@pytest.fixture(autouse=True)
+def _host_numpy_backend():
+    """These tests are about host NumPy arrays: run them on the NumPy backend even when the
+    suite runs under NNSCRATCH_BACKEND=emulated (tests/conftest.py restores the choice)."""
+    backend.set_backend("numpy")
+
+
 def _is_float(a):
     return isinstance(a, np.ndarray) and a.dtype.kind == "f"
 
