@@ -30,6 +30,9 @@ class HostResult(_HOST_NDARRAY):
         """The data as a plain ``numpy.ndarray`` (a view: no copy)."""
         return self.view(_HOST_NDARRAY)
 
+    def __repr__(self):
+        return repr(self.view(_HOST_NDARRAY))  # prints as array([...]), like any NumPy result
+
 
 def _device_numpy(self):
     """The data copied to the host as a plain ``numpy.ndarray`` (a device synchronisation)."""

@@ -29,6 +29,11 @@ def test_numpy_backend_result_is_an_ndarray_with_numpy_method():
     np.testing.assert_array_equal(host, x * 2)
 
 
+def test_result_prints_like_a_numpy_array():
+    y = ops.add(np.array([1.0, 2.0]), 1.0)
+    assert repr(y) == repr(np.array([2.0, 3.0])) and str(y) == str(np.array([2.0, 3.0]))
+
+
 def test_numpy_math_on_a_result_keeps_numpy_method():
     y = ops.softmax(np.array([[1.0, 2.0, 3.0]]))
     np.testing.assert_allclose((y * 2).numpy().sum(), 2.0)
