@@ -41,6 +41,7 @@ from nnscratch import backend, config
 from nnscratch.ops.result import as_result
 
 _handler = {"fn": None}
+REGISTRY = {}  # op name -> Op, filled as each Op is defined (a traced graph can be saved by names)
 _HOST = backend.get_array_module()  # numpy: dtype logic is host-side on every backend
 
 
@@ -70,6 +71,9 @@ class Op:
         self.convert = convert
         self.n_outputs = n_outputs
         self.differentiable = gradient is not None
+        if name in REGISTRY:
+            raise ValueError(f"ops/core.py: an Op named {name!r} is already registered")
+        REGISTRY[name] = self
 
     def forward(self, *inputs, **attrs):
         """(out, ctx). ``ctx["shapes"]`` and ``ctx["dtypes"]`` record the converted inputs."""
@@ -92,6 +96,13 @@ class Op:
 
     def __repr__(self):
         return f"Op({self.name!r}, differentiable={self.differentiable})"
+
+
+def get_op(name):
+    """The Op registered under ``name`` (``get_op("add") is ops.arithmetic.ADD``)."""
+    if name not in REGISTRY:
+        raise ValueError(f"nn.ops: no op named {name!r}; known: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name]
 
 
 def set_symbolic_handler(fn):

@@ -109,7 +109,7 @@ STD = _reduction("std", lambda xp, x, a, k: xp.std(x, axis=a, keepdims=k), _std_
 LOGSUMEXP = _reduction("logsumexp", _logsumexp_forward, lambda xp, x, y, dy, axes: dy * xp.exp(x - y), convert="float")
 NORM2 = _reduction("norm", lambda xp, x, a, k: xp.sqrt(xp.sum(x * x, axis=a, keepdims=k)),
                    lambda xp, x, y, dy, axes: dy * x / y, convert="float")
-NORM1 = _reduction("norm", lambda xp, x, a, k: xp.sum(xp.abs(x), axis=a, keepdims=k),
+NORM1 = _reduction("norm_l1", lambda xp, x, a, k: xp.sum(xp.abs(x), axis=a, keepdims=k),
                    lambda xp, x, y, dy, axes: dy * xp.sign(x), convert="float")
 ALL = _reduction("all", lambda xp, x, a, k: xp.all(x, axis=a, keepdims=k), None)
 ANY = _reduction("any", lambda xp, x, a, k: xp.any(x, axis=a, keepdims=k), None)

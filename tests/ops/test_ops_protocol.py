@@ -102,3 +102,12 @@ def test_facts_of_symbolic_tensors_and_no_values():
     assert ops.is_tensor(s) and ops.convert_to_tensor(s) is s
     with pytest.raises(TypeError, match="symbolic tensor"):
         ops.convert_to_numpy(s)
+
+
+def test_every_op_is_registered_by_a_unique_name():
+    assert core.get_op("add") is ops.arithmetic.ADD and core.get_op("softmax") is ops.nn.SOFTMAX
+    assert len(core.REGISTRY) > 100
+    with pytest.raises(ValueError, match="no op named"):
+        core.get_op("no_such_op")
+    with pytest.raises(ValueError, match="already registered"):
+        core.Op("add", lambda x: (x, {}))
