@@ -73,4 +73,5 @@ OPERATORS = {
     "__getitem__": get_item,
 }
 
-__all__ = sorted(n for n in dir() if not n.startswith("_") and n not in ("core", "result", "Op"))
+__all__ = sorted(n for n, v in globals().items()
+                 if not n.startswith("_") and n != "Op" and type(v) is not type(core))  # functions, not modules
