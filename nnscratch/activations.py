@@ -23,6 +23,7 @@ softplus              log(1 + e^x)                 dy * (1 - e^-y)     (= sigmoi
 """
 from __future__ import annotations
 
+from nnscratch.naming import lookup
 from nnscratch import backend
 
 
@@ -197,12 +198,7 @@ def get(identifier) -> ActivationFunction:
     if isinstance(identifier, ActivationFunction):
         return identifier
     if isinstance(identifier, str):
-        key = identifier.lower()
-        if key not in _REGISTRY:
-            raise ValueError(
-                f"unknown activation {identifier!r}; valid activations: {', '.join(sorted(_REGISTRY))}"
-            )
-        return _REGISTRY[key]()
+        return lookup("activation", _REGISTRY, identifier)()
     raise TypeError(f"activation must be a string, None or an ActivationFunction, received {identifier!r}")
 
 

@@ -14,10 +14,8 @@ traceback (``--verbose`` shows the traceback).
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime
 import importlib.util
-import io
 import json
 import os
 import sys
@@ -25,7 +23,8 @@ import sys
 import numpy as np
 
 import nnscratch as nn
-from nnscratch import cli_exercise, presets
+from nnscratch import cli_exercise, datasets, presets
+from nnscratch.saving.atomic import atomic_write_bytes
 from nnscratch.datasets import DatasetNotFoundError
 
 DATASETS = ("fashion_mnist", "mnist", "cifar10", "cifar100", "sample")
@@ -38,22 +37,8 @@ class CLIError(Exception):
 
 # ----------------------------------------------------------------------------- small helpers
 def _atomic_write_text(path, text):
-    """Write text to path atomically (nnscratch.saving.atomic_write_bytes)."""
-    from nnscratch.saving import atomic_write_bytes
-
+    """Write text to path atomically (the library's atomic writer)."""
     atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def _history_csv(history):
-    """Keras CSVLogger layout: an 'epoch' column (0-based) then one column per key."""
-    keys = list(history)
-    rows = max((len(v) for v in history.values()), default=0)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["epoch"] + keys)
-    for epoch in range(rows):
-        writer.writerow([epoch] + [history[k][epoch] if epoch < len(history[k]) else "" for k in keys])
-    return out.getvalue()
 
 
 class _StepRecorder(nn.callbacks.Callback):
@@ -71,12 +56,6 @@ class _StepRecorder(nn.callbacks.Callback):
             self.steps.setdefault(key, []).append(float(value))
 
 
-def _softmax(z):
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
 # ----------------------------------------------------------------------------- data
 def load_dataset(name):
     """((x_train, y_train), (x_test, y_test)), class names and a description of the data used.
@@ -85,8 +64,6 @@ def load_dataset(name):
     sample shipped in the package, so ``nnscratch train`` works on a fresh machine; ``sample``
     asks for the shipped sample directly.
     """
-    from nnscratch import datasets
-
     if name not in DATASETS:
         raise CLIError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     if name == "sample":
@@ -178,7 +155,7 @@ class Setup:
 
     def probabilities(self, x):
         scores = np.asarray(nn.backend.to_host(self.model.predict(x, batch_size=self.batch_size)))
-        return _softmax(scores) if self.logits else scores
+        return nn.activations.softmax(scores) if self.logits else scores  # the library's softmax
 
 
 def _common(args):
@@ -214,14 +191,14 @@ def cmd_train(args):
     if args.model == "dropout-mlp":
         fit_kwargs["validation_data"] = (xte, yte)
     recorder = _StepRecorder()
-    history = setup.model.fit(xtr, ytr, callbacks=[recorder], **fit_kwargs)
+    csv_logger = nn.callbacks.CSVLogger(os.path.join(out, "history.csv"))  # Keras's layout, written atomically
+    history = setup.model.fit(xtr, ytr, callbacks=[recorder, csv_logger], **fit_kwargs)
     test_loss, test_acc = setup.model.evaluate(xte, yte, batch_size=setup.batch_size, verbose=0)
     print(f"test loss {float(test_loss):.4f} - test accuracy {float(test_acc):.4f}")
 
     hist = {k: [float(v) for v in vs] for k, vs in history.history.items()}
     setup.model.save_weights(os.path.join(out, "weights.npz"))
     _atomic_write_text(os.path.join(out, "history.json"), json.dumps(hist, indent=2) + "\n")
-    _atomic_write_text(os.path.join(out, "history.csv"), _history_csv(hist))
     y_pred = setup.probabilities(xte).argmax(axis=1)
     y_true = np.asarray(y_test).reshape(-1)
     nn.plot.plot_history(hist, path=os.path.join(out, "learning_curves.png"), batch_history=recorder.steps)
@@ -294,8 +271,6 @@ def cmd_predict(args):
 
 
 def _class_names(dataset):
-    from nnscratch import datasets
-
     return list(datasets.CLASS_NAMES["fashion_mnist" if dataset == "sample" else dataset])
 
 

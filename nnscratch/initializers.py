@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from nnscratch.naming import lookup
 from nnscratch import backend
 
 
@@ -193,12 +194,7 @@ def get(identifier) -> Initializer:
     if isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, str):
-        key = _CLASS_NAMES.get(identifier, identifier.lower())
-        if key not in _REGISTRY:
-            raise ValueError(
-                f"unknown initializer {identifier!r}; valid initializers: {', '.join(sorted(_REGISTRY))}"
-            )
-        return _REGISTRY[key]()
+        return lookup("initializer", _REGISTRY, _CLASS_NAMES.get(identifier, identifier))()
     if callable(identifier):
         return _Callable(identifier)
     raise TypeError(f"initializer must be a string or an Initializer, received {identifier!r}")

@@ -10,6 +10,7 @@ from nnscratch.layers.merge import Add, Average, Concatenate, Multiply, Subtract
 from nnscratch.layers.normalization import BatchNormalization
 from nnscratch.layers.pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
 from nnscratch.layers.reshaping import Flatten, Reshape, ZeroPadding2D
+from nnscratch.naming import lookup
 
 Convolution2D = Conv2D
 GlobalAvgPool2D, GlobalMaxPool2D = GlobalAveragePooling2D, GlobalMaxPooling2D
@@ -29,9 +30,7 @@ def register(cls):
 
 
 def get_layer_class(name):
-    if name not in _LAYER_CLASSES:
-        raise ValueError(f"unknown layer class {name!r}; known: {', '.join(sorted(_LAYER_CLASSES))}")
-    return _LAYER_CLASSES[name]
+    return lookup("layer class", _LAYER_CLASSES, name, plural="layer classes")
 
 
 def serialize(layer):

@@ -1,4 +1,5 @@
 """nnscratch.optimizers: Keras 3's update rules, written out by hand."""
+from nnscratch.naming import lookup
 from nnscratch.optimizers import schedules
 from nnscratch.optimizers.adagrad import Adagrad
 from nnscratch.optimizers.adam import Adam, Adamax
@@ -18,10 +19,7 @@ def get(identifier) -> Optimizer:
     if isinstance(identifier, str):
         if identifier in _CLASSES:
             return _CLASSES[identifier]()
-        key = identifier.lower()
-        if key not in _REGISTRY:
-            raise ValueError(f"unknown optimizer {identifier!r}; valid optimizers: {', '.join(sorted(_REGISTRY))}")
-        return _REGISTRY[key]()
+        return lookup("optimizer", _REGISTRY, identifier)()
     raise TypeError(f"optimizer must be a string or an Optimizer instance, received {identifier!r}")
 
 
@@ -30,10 +28,8 @@ def serialize(optimizer):
 
 
 def deserialize(config):
-    name = config["class_name"]
-    if name not in _CLASSES:
-        raise ValueError(f"unknown optimizer class {name!r}; known: {', '.join(sorted(_CLASSES))}")
-    return _CLASSES[name].from_config(dict(config["config"]))
+    cls = lookup("optimizer class", _CLASSES, config["class_name"], plural="optimizer classes")
+    return cls.from_config(dict(config["config"]))
 
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "Adamax", "Adagrad", "schedules", "get", "serialize", "deserialize"]
