@@ -12,12 +12,13 @@ Fashion-MNIST sample (``nn.debug.trace``) and writes the self-contained HTML pag
 from __future__ import annotations
 
 import os
-import sys
+
+import nnscratch as nn
+from nnscratch import exercises, presets
+from nnscratch.datasets import fashion_mnist
 
 
 def cmd_exercise_list(args):
-    from nnscratch import exercises
-
     rows = exercises.list_exercises()
     width = max(len(n) for n, _ in rows)
     for name, title in rows:
@@ -26,8 +27,6 @@ def cmd_exercise_list(args):
 
 
 def cmd_exercise_start(args):
-    from nnscratch import exercises
-
     path = exercises.start(args.name, args.dir, overwrite=args.force)
     folder = os.path.dirname(path) or "."
     print(f"wrote {path} and {os.path.join(folder, 'README_' + os.path.basename(path)[:-3] + '.md')}")
@@ -36,8 +35,6 @@ def cmd_exercise_start(args):
 
 
 def cmd_exercise_check(args):
-    from nnscratch import exercises
-
     tf = False if args.no_tf else ("auto" if not args.tf else True)
     result = exercises.check(args.file, exercise=args.exercise, tf=tf, train=not args.no_train)
     print(result.report())
@@ -45,12 +42,6 @@ def cmd_exercise_check(args):
 
 
 def cmd_explain(args):
-    import numpy as np
-
-    import nnscratch as nn
-    from nnscratch import presets
-    from nnscratch.datasets import fashion_mnist
-
     nn.utils.set_random_seed(args.seed)
     if args.model not in presets.PRESETS:
         raise ValueError(f"explain: unknown model {args.model!r}; choose one of {', '.join(presets.PRESETS)}")
@@ -68,8 +59,6 @@ def cmd_explain(args):
 
 def add_parsers(sub):
     """Add ``exercise`` and ``explain`` to the ``nnscratch`` parser's subparsers."""
-    from nnscratch import presets
-
     ex = sub.add_parser("exercise", help="backprop exercises that grade themselves (list, start, check)")
     ex_sub = ex.add_subparsers(dest="exercise_command", required=True, metavar="ACTION")
     p = ex_sub.add_parser("list", help="the exercises")
@@ -96,8 +85,3 @@ def add_parsers(sub):
     p.add_argument("--verbose", action="store_true", help="tracebacks on errors")
     p.set_defaults(func=cmd_explain)
 
-
-if __name__ == "__main__":  # pragma: no cover
-    from nnscratch.cli import main
-
-    sys.exit(main())

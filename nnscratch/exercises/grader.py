@@ -24,7 +24,7 @@ import numpy as np
 
 from nnscratch import backend
 from nnscratch.debug.gradcheck import check_layer, check_loss
-from nnscratch.exercises import catalog, mistakes as mistakes_mod, runners, training_check
+from nnscratch.exercises import catalog, mistakes as mistakes_mod, runners, tf_parity, training_check  # tf_parity imports TensorFlow only when run
 from nnscratch.exercises.report import Check, CheckResult, mismatch, relation_hint
 
 GRADCHECK_TOL = 1e-6
@@ -288,8 +288,6 @@ def check(obj, exercise=None, tf="auto", train=True):
         result.checks.append(check_gradients(ex, cls))
         tf_check = Check("TensorFlow parity")
         if tf_wanted(tf):
-            from nnscratch.exercises import tf_parity  # TensorFlow is imported only when asked for
-
             tf_parity.run(ex, cls, tf_check, required=tf is True)
         else:
             tf_check.skip("TensorFlow is not importable" if tf == "auto" else "not requested (tf=False)")
