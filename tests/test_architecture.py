@@ -155,3 +155,17 @@ def test_no_import_circle_among_engine_modules():
 def test_engine_module_stays_under_about_300_lines(path):
     n = len(path.read_text(encoding="utf-8").splitlines())
     assert n <= 330, f"{path.relative_to(ROOT.parent)} has {n} lines; split it along its responsibilities"
+
+
+def test_config_is_the_one_source_of_image_data_format():
+    import nnscratch as nn
+
+    try:
+        nn.config.set_image_data_format("channels_first")
+        assert nn.layers.Conv2D(2, 3).data_format == "channels_first"
+        assert nn.layers.MaxPooling2D().data_format == "channels_first"
+    finally:
+        nn.config.set_image_data_format("channels_last")
+    assert nn.layers.Conv2D(2, 3).data_format == "channels_last"
+    with pytest.raises(ValueError, match="channels_last"):
+        nn.config.set_image_data_format("nhwc")
