@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from benchmarks.engines import ENGINES
+from nnscratch.bench.engines import ENGINES
 
 
 def _csv(text):
@@ -30,7 +30,7 @@ def main(argv=None):
     m.add_argument("--out", default="benchmarks/results", help="writes micro.md and micro.json there")
     a = p.parse_args(argv)
     if a.cmd == "run":
-        from benchmarks import runner
+        from nnscratch.bench import runner
 
         try:
             runner.run(quick=a.quick, reps=a.reps, engines=a.engines, workloads=a.workloads, out_dir=a.out,
@@ -38,7 +38,7 @@ def main(argv=None):
         except ValueError as exc:
             p.error(str(exc))
         return 0
-    from benchmarks import env as env_mod
+    from nnscratch.bench import env as env_mod
 
     env, _ = env_mod.child_env(a.threads)  # the same environment as the side-by-side children
     cmd = [sys.executable, "-m", "benchmarks.micro", "--models", ",".join(a.models), "--out", os.path.abspath(a.out)]

@@ -16,9 +16,9 @@ import time
 
 import numpy as np
 
-from benchmarks import report
-from benchmarks.gemm import time_gemm
-from benchmarks.workloads import BY_NAME, gemms
+from nnscratch.bench import report
+from nnscratch.bench.gemm import time_gemm
+from nnscratch.bench.workloads import BY_NAME, gemms
 
 BATCH = {"mlp": BY_NAME["mlp_train_b32"].batch, "lenet": BY_NAME["lenet_train_b64"].batch,
          "convnet": BY_NAME["convnet_train_b64"].batch}
@@ -41,7 +41,7 @@ def best_ms(fn, budget=0.2, rounds=5):
 
 
 def profile_model(name):
-    from benchmarks.engines import nnscratch_engine
+    from nnscratch.bench.engines import nnscratch_engine
 
     batch = BATCH[name]
     model = nnscratch_engine.build(name, seed=0)

@@ -1,4 +1,4 @@
-"""One measurement in a fresh process: ``python -m benchmarks.child ENGINE WORKLOAD [--quick]
+"""One measurement in a fresh process: ``python -m nnscratch.bench.child ENGINE WORKLOAD [--quick]
 [--seed S] [--threads T]``. Prints one JSON line (prefixed ``RESULT ``) with the timed seconds
 and the process's peak resident memory.
 
@@ -20,7 +20,7 @@ import time
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m benchmarks.child")
+    p = argparse.ArgumentParser(prog="python -m nnscratch.bench.child")
     p.add_argument("engine")
     p.add_argument("workload")
     p.add_argument("--quick", action="store_true")
@@ -28,9 +28,9 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args(argv)
 
-    from benchmarks import data as data_mod
-    from benchmarks import engines
-    from benchmarks.workloads import BY_NAME, MODELS
+    from nnscratch.bench import data as data_mod
+    from nnscratch.bench import engines
+    from nnscratch.bench.workloads import BY_NAME, MODELS
 
     if a.workload not in BY_NAME:
         raise SystemExit(f"unknown workload {a.workload!r}; choose from {', '.join(BY_NAME)}")

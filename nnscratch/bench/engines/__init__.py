@@ -16,4 +16,4 @@ ENGINES = ("nnscratch", "torch", "keras")
 def get(name):
     if name not in ENGINES:
         raise ValueError(f"unknown engine {name!r}; choose from {', '.join(ENGINES)}")
-    return importlib.import_module(f"benchmarks.engines.{name}_engine")
+    return importlib.import_module(f"nnscratch.bench.engines.{name}_engine")

@@ -2,7 +2,7 @@
 import importlib.util
 import os
 
-from benchmarks.workloads import MODELS
+from nnscratch.bench.workloads import MODELS
 
 
 def available():

@@ -3,7 +3,7 @@ F.cross_entropy (the softmax is fused into the loss, as Keras does inside fit), 
 Keras's epsilon (1e-7), a randperm shuffle and index batches each epoch."""
 import importlib.util
 
-from benchmarks.workloads import MODELS
+from nnscratch.bench.workloads import MODELS
 
 
 def available():

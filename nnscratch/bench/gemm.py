@@ -1,6 +1,6 @@
 """The machine's GEMM ceiling: NumPy float32 matmul GFLOP/s at the shapes the models use, and
 at a large square product (the best BLAS does here). Run in a child process with the same
-environment as the engines: ``python -m benchmarks.gemm [--quick]`` prints one RESULT line.
+environment as the engines: ``python -m nnscratch.bench.gemm [--quick]`` prints one RESULT line.
 
 For each workload the "GEMM floor" is the time its matrix products alone would take at these
 measured speeds: sum over one epoch's steps of time(M, K, N). An engine's time divided by the
@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from benchmarks.workloads import WORKLOADS, gemms
+from nnscratch.bench.workloads import WORKLOADS, gemms
 
 
 def time_gemm(M, K, N, budget=0.05, reps=5):
@@ -65,7 +65,7 @@ def measure(quick=False):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m benchmarks.gemm")
+    p = argparse.ArgumentParser(prog="python -m nnscratch.bench.gemm")
     p.add_argument("--quick", action="store_true")
     a = p.parse_args(argv)
     print("RESULT " + json.dumps(measure(a.quick)))

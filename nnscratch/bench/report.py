@@ -5,7 +5,7 @@ import json
 import os
 import tempfile
 
-from benchmarks.workloads import BY_NAME, TARGETS, flops
+from nnscratch.bench.workloads import BY_NAME, TARGETS, flops
 
 README_START = "<!-- results:start -->"
 README_END = "<!-- results:end -->"

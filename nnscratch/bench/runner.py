@@ -10,10 +10,10 @@ import subprocess
 import sys
 import time
 
-from benchmarks import env as env_mod
-from benchmarks import report
-from benchmarks.engines import ENGINES
-from benchmarks.workloads import BY_NAME, WORKLOADS
+from nnscratch.bench import env as env_mod
+from nnscratch.bench import report
+from nnscratch.bench.engines import ENGINES
+from nnscratch.bench.workloads import BY_NAME, WORKLOADS
 
 CHILD_TIMEOUT_S = 900
 
@@ -86,7 +86,7 @@ def run(quick=False, reps=3, engines=ENGINES, workloads=None, out_dir="benchmark
         for wl in workloads:
             order = active[rep % len(active):] + active[:rep % len(active)] if active else []
             for e in order:
-                res = _run_child("benchmarks.child", [e, wl, "--seed", str(rep), "--threads", str(threads)] + flags, env)
+                res = _run_child("nnscratch.bench.child", [e, wl, "--seed", str(rep), "--threads", str(threads)] + flags, env)
                 res.update(engine=e, workload=wl, rep=rep)
                 samples.append(res)
                 if "seconds" in res:
@@ -94,7 +94,7 @@ def run(quick=False, reps=3, engines=ENGINES, workloads=None, out_dir="benchmark
                 else:
                     log(f"[rep {rep + 1}/{reps}] {wl:20s} {e:10s} FAILED: {res.get('error') or res.get('skipped')}")
     log("measuring the GEMM ceiling ...")
-    gemm = _run_child("benchmarks.gemm", flags, env)
+    gemm = _run_child("nnscratch.bench.gemm", flags, env)
     result = {
         "command": "python -m benchmarks run " + " ".join(flags + [f"--reps {reps}", f"--engines {','.join(engines)}", f"--threads {threads}"]),
         "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),

@@ -1,7 +1,7 @@
 """nnscratch through its public API: Sequential + compile + fit/predict on NumPy arrays."""
 import importlib.util
 
-from benchmarks.workloads import MODELS
+from nnscratch.bench.workloads import MODELS
 
 
 def available():
