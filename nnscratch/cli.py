@@ -4,6 +4,7 @@
     nnscratch train --model mlp --epochs 5 --out runs/mlp
     nnscratch evaluate --weights runs/mlp/weights.npz --model mlp
     nnscratch predict shoe.png --weights runs/mlp/weights.npz --model mlp --invert
+    nnscratch bench --quick                          # time it against PyTorch/Keras (nnscratch/bench)
 
 ``train`` writes into its output directory: ``weights.npz``, ``history.json``,
 ``history.csv``, ``learning_curves.png``, ``samples.png``, ``confusion_matrix.png`` and
@@ -26,6 +27,7 @@ import numpy as np
 
 import nnscratch as nn
 from nnscratch import presets
+from nnscratch.bench import command as bench_command
 
 DATASETS = ("fashion_mnist", "mnist", "cifar10", "cifar100", "sample")
 PROG = "nnscratch"
@@ -372,6 +374,10 @@ def build_parser():
                          help="invert the pixels (for dark objects on a light background)")
     predict.add_argument("--class-names", default=None, help="comma-separated class names")
     predict.set_defaults(func=cmd_predict, batch_size=None)
+
+    bench = sub.add_parser("bench", help="time nnscratch against PyTorch and Keras here (nnscratch/bench)")
+    bench_command.add_arguments(bench)
+    bench.set_defaults(func=bench_command.run_args, verbose=False)
     return parser
 
 

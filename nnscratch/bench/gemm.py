@@ -3,7 +3,7 @@ at a large square product (the best BLAS does here). Run in a child process with
 environment as the engines: ``python -m nnscratch.bench.gemm [--quick]`` prints one RESULT line.
 
 For each workload the "GEMM floor" is the time its matrix products alone would take at these
-measured speeds: sum over one epoch's steps of time(M, K, N). An engine's time divided by the
+measured speeds: sum over one run's steps (validation included) of time(M, K, N). An engine's time divided by the
 floor says how far it is from a pure-GEMM implementation on this BLAS (1.0 = nothing but GEMM).
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from nnscratch.bench.workloads import WORKLOADS, gemms
+from nnscratch.bench.workloads import WORKLOADS, epoch_plan, gemms
 
 
 def time_gemm(M, K, N, budget=0.05, reps=5):
@@ -37,17 +37,16 @@ def time_gemm(M, K, N, budget=0.05, reps=5):
     return best
 
 
-def measure(quick=False):
+def measure(quick=False, names=None):
+    """GEMM speeds and floors for the workloads ``names`` (default: all)."""
     shapes = {}
     floors = {}
     for wl in WORKLOADS:
-        n = wl.n_images(quick)
-        steps_full, rem = divmod(n, wl.batch)
+        if names and wl.name not in names:
+            continue
         total = 0.0
-        for batch, steps in ((wl.batch, steps_full), (rem, 1 if rem else 0)):
-            if not steps:
-                continue
-            for (M, K, N) in gemms(wl.model, batch, wl.kind == "train"):
+        for steps, batch, train in epoch_plan(wl, quick):
+            for (M, K, N) in gemms(wl.model, batch, train):
                 key = (M, K, N)
                 if key not in shapes:
                     shapes[key] = time_gemm(M, K, N)
@@ -67,8 +66,10 @@ def measure(quick=False):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m nnscratch.bench.gemm")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--workloads", default="", help="comma-separated subset (default: all)")
     a = p.parse_args(argv)
-    print("RESULT " + json.dumps(measure(a.quick)))
+    names = [w for w in a.workloads.split(",") if w]
+    print("RESULT " + json.dumps(measure(a.quick, names)))
 
 
 if __name__ == "__main__":
