@@ -28,7 +28,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from queue import Empty, Queue
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: (model, batch): the runs of the timing part, most important first.
@@ -64,7 +66,13 @@ def _env(backend, emulated, threads):
     return env
 
 
-def _child(args, env, timeout, t0, module="benchmarks.gpu_child"):
+def _pump(stream, queue):
+    for line in stream:
+        queue.put(line.rstrip("\n"))
+    queue.put(None)
+
+
+def _child(args, env, timeout, module="benchmarks.gpu_child"):
     """Run a child, echoing its lines; returns (RESULT dict or None, status text, output tail)."""
     if timeout < 3:
         return None, "not run: out of time", ""
@@ -74,21 +82,27 @@ def _child(args, env, timeout, t0, module="benchmarks.gpu_child"):
         proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     except OSError as exc:
         return None, f"could not start: {exc}", ""
+    queue = Queue()
+    reader = threading.Thread(target=_pump, args=(proc.stdout, queue), daemon=True)
+    reader.start()
     deadline = time.time() + timeout
-    try:
-        for line in proc.stdout:  # the timeout is checked per line; a silent hang is cut by wait() below
-            line = line.rstrip("\n")
-            if line.startswith("RESULT "):
-                result = json.loads(line[len("RESULT "):])
-            else:
-                lines.append(line)
-                print("    " + line, flush=True)
+    while True:  # a child that hangs without printing is still cut at its deadline
+        try:
+            line = queue.get(timeout=max(0.05, min(1.0, deadline - time.time())))
+        except Empty:
             if time.time() > deadline:
                 break
+            continue
+        if line is None:
+            break
+        if line.startswith("RESULT "):
+            result = json.loads(line[len("RESULT "):])
+        else:
+            lines.append(line)
+            print("    " + line, flush=True)
+    try:
         proc.wait(timeout=max(0.1, deadline - time.time()))
     except subprocess.TimeoutExpired:
-        pass
-    if proc.poll() is None:
         proc.kill()
         proc.wait()
         return result, f"cut off after {timeout:.0f} s", "\n".join(lines[-5:])
@@ -118,7 +132,7 @@ def run(emulated=False, budget=290.0, out_dir=None, images=None, seed_images=Non
     _say(t0, f"GPU check on backend {backend!r}, torch on {device!r}, budget {budget:.0f} s; reports in {out_dir}")
     probe = {}
     if "probe" in parts:
-        probe, status, tail = _child(["probe"], env, min(60, dl.left()), t0)
+        probe, status, tail = _child(["probe"], env, min(60, dl.left()))
         res["parts"]["probe"] = {"status": status, **({"result": probe} if probe else {"tail": tail})}
         probe = probe or {}
         _say(t0, f"probe: {status}; device: {probe.get('cupy_device')}; torch: {probe.get('torch_cuda')}")
@@ -135,7 +149,7 @@ def run(emulated=False, budget=290.0, out_dir=None, images=None, seed_images=Non
         else:
             share = min(SHARES["tests"][0], SHARES["tests"][1] * dl.left())
             _say(t0, f"tests: pytest tests/test_cupy.py (at most {share:.0f} s)")
-            _, status, tail = _child(["tests/test_cupy.py", "-q", "-rs", "-p", "no:cacheprovider"], env, share, t0,
+            _, status, tail = _child(["tests/test_cupy.py", "-q", "-rs", "-p", "no:cacheprovider"], env, share,
                                      module="pytest")
             res["parts"]["tests"] = {"status": status, "summary": tail.splitlines()[-1] if tail else ""}
         _say(t0, f"tests: {res['parts']['tests']['status']} {res['parts']['tests'].get('summary', '')}")
@@ -147,7 +161,7 @@ def run(emulated=False, budget=290.0, out_dir=None, images=None, seed_images=Non
         else:
             share = min(SHARES["seed"][0], SHARES["seed"][1] * dl.left())
             _say(t0, f"seed programs: {seed_images} images each, on {backend} and numpy (at most {share:.0f} s)")
-            r, status, tail = _child(["seed", "--n-train", str(seed_images), "--compare-numpy"], env, share, t0)
+            r, status, tail = _child(["seed", "--n-train", str(seed_images), "--compare-numpy"], env, share)
             res["parts"]["seed"] = {"status": status, **({"result": r} if r else {"tail": tail})}
         _say(t0, f"seed programs: {res['parts']['seed']['status']}")
         save()
@@ -171,7 +185,7 @@ def run(emulated=False, budget=290.0, out_dir=None, images=None, seed_images=Non
             _say(t0, f"timing [{i + 1}/{len(runs)}] {engine} on {where}: {model} b{batch}, {n} images "
                      f"(at most {share:.0f} s)")
             args = ["time", engine, model, str(batch), "--images", str(n), "--device", device]
-            r, status, tail = _child(args, env_i, share, t0)
+            r, status, tail = _child(args, env_i, share)
             entry = {"engine": engine, "on": where, "model": model, "batch": batch, "images": n, "status": status}
             if r and "seconds" in r:
                 entry.update(seconds=r["seconds"], images_per_s=r["images_per_s"], warmup_s=r["warmup_s"],

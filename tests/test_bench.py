@@ -270,3 +270,11 @@ def test_gpu_ratios_from_synthetic_runs():
         {"engine": "torch", "on": "cuda", "model": "mlp", "epoch_60000_s": 1.0}]}}}
     assert gpu.ratios(res) == {"mnist_convnet": {"nnscratch_over_torch": 2.0, "numpy_over_gpu": 15.0},
                                "mlp": {"nnscratch_over_torch": None, "numpy_over_gpu": None}}
+
+
+def test_gpu_child_that_hangs_silently_is_cut_at_its_timeout():
+    from benchmarks import gpu
+
+    result, status, _ = gpu._child(["-n", "1", "-r", "1", "import time; time.sleep(60)"], dict(os.environ), 3.5,
+                                   module="timeit")
+    assert result is None and status == "cut off after 4 s"

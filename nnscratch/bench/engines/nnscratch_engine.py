@@ -14,12 +14,16 @@ def setup(threads):
 
 def versions():
     import numpy
-    import threadpoolctl
 
     import nnscratch
 
-    blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}, {i.get('num_threads')} threads)"
-            for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
+    try:
+        import threadpoolctl
+    except ImportError:  # optional for nnscratch itself (e.g. on a GPU machine that installs nothing)
+        blas = ["unknown (threadpoolctl is not installed)"]
+    else:
+        blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}, {i.get('num_threads')} threads)"
+                for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
     return {"nnscratch": getattr(nnscratch, "__version__", "dev"), "numpy": numpy.__version__, "blas": "; ".join(blas),
             "nnscratch_backend": nnscratch.backend.current()}
 
