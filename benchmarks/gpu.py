@@ -173,6 +173,8 @@ def run(emulated=False, budget=290.0, out_dir=None, images=None, seed_images=Non
                 continue
             runs.append(("nnscratch", model, batch, images, env, backend) if has_cupy else None)
             runs.append(("torch", model, batch, images, env, device) if has_torch else None)
+            if not has_cupy:
+                res["parts"].setdefault("timing_notes", []).append(f"nnscratch {model}: skipped (CuPy sees no CUDA device)")
             if not has_torch:
                 res["parts"].setdefault("timing_notes", []).append(f"torch {model}: skipped (no torch with {device})")
         if numpy_ref and (not models or "mnist_convnet" in models):
@@ -265,8 +267,8 @@ def markdown(res):
         for model, q in ratios(res).items():
             a, b = q["nnscratch_over_torch"], q["numpy_over_gpu"]
             lines.append(f"| {model} | {'n/a' if a is None else f'{a:.2f}'} | {'n/a' if b is None else f'{b:.1f}'} |")
-    for n in p.get("timing_notes", []):
-        lines.append(f"- {n}")
+    notes = p.get("timing_notes", [])
+    lines += [""] + [f"- {n}" for n in notes] if notes else []
     return "\n".join(lines) + "\n"
 
 

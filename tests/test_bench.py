@@ -105,6 +105,7 @@ def test_gemm_measure_gives_a_floor_per_requested_workload(monkeypatch):
 
     calls = []
     monkeypatch.setattr(gemm, "time_gemm", lambda M, K, N, **kw: calls.append((M, K, N)) or 1e-3)
+    monkeypatch.setattr(gemm, "threadpool_limits", None)
     out = gemm.measure(quick=True, names=["mlp_infer_b1000"])
     assert set(out["floor_seconds"]) == {"mlp_infer_b1000"}
     # 10 predict steps of two products, each timed once at 1 ms
@@ -278,3 +279,24 @@ def test_gpu_child_that_hangs_silently_is_cut_at_its_timeout():
     result, status, _ = gpu._child(["-n", "1", "-r", "1", "import time; time.sleep(60)"], dict(os.environ), 3.5,
                                    module="timeit")
     assert result is None and status == "cut off after 4 s"
+
+
+def test_gemm_floor_takes_the_faster_of_the_thread_counts(monkeypatch):
+    import contextlib
+
+    from nnscratch.bench import gemm
+
+    state = {"one": False}
+
+    @contextlib.contextmanager
+    def fake_limits(limits, user_api):
+        assert (limits, user_api) == (1, "blas")
+        state["one"] = True
+        yield
+        state["one"] = False
+
+    monkeypatch.setattr(gemm, "threadpool_limits", fake_limits)
+    monkeypatch.setattr(gemm, "time_gemm", lambda M, K, N, **kw: (1e-3 if state["one"] else 3e-3) * (M > 500)
+                        + (5e-3 if state["one"] else 2e-3) * (M <= 500))
+    assert gemm.best_gemm(1000, 8, 8) == (1e-3, 1)
+    assert gemm.best_gemm(100, 8, 8) == (2e-3, "env")

@@ -147,8 +147,9 @@ def markdown(result):
             row += [f"{r['x_floor'][e]:.1f}x, {r['gflops'][e]:.1f}" if r["x_floor"][e] else "n/a" for e in engines]
             lines.append("| " + " | ".join(row) + " |")
         lines += ["", "<details><summary>GEMM speed at the models' shapes</summary>", "",
-                  "| M x K x N | GFLOP/s |", "|---|---|"]
-        lines += [f"| {s['M']} x {s['K']} x {s['N']} | {s['gflops']:.1f} |" for s in g["shapes"]]
+                  "| M x K x N | GFLOP/s | BLAS threads (the faster) |", "|---|---|---|"]
+        lines += [f"| {s['M']} x {s['K']} x {s['N']} | {s['gflops']:.1f} | {s.get('blas_threads', 'env')} |"
+                  for s in g["shapes"]]
         lines += ["", "</details>"]
     failures = [s for s in result["samples"] if "seconds" not in s]
     if failures:
@@ -192,6 +193,7 @@ def plot(result, path):
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=90)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the JSON and markdown beside it are not
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
