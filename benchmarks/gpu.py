@@ -24,6 +24,7 @@ command, not the GPU; its times are not GPU figures.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -38,6 +39,7 @@ TIMED = (("mnist_convnet", 128), ("lenet", 256), ("mlp", 32))
 #: Shares of the time left that the tests and seed parts may take at most (seconds, fraction).
 SHARES = {"tests": (90, 0.3), "seed": (75, 0.3)}
 RESERVE_S = 5  # kept back at the end for writing the reports
+MIN_RUN_S = 20  # kept for each timing run still to come
 
 
 def _say(t0, msg):
@@ -111,12 +113,13 @@ def _child(args, env, timeout, module="benchmarks.gpu_child"):
 
 
 def run(emulated=False, budget=290.0, out_dir=None, images=None, seed_images=None, models=None,
-        numpy_ref=True, parts=("probe", "tests", "seed", "timing")):
+        numpy_ref=True, parts=("probe", "tests", "seed", "timing"), seed_test_images=None):
     dl = Deadline(budget)
     t0 = dl.start
     out_dir = out_dir or os.path.join(ROOT, "benchmarks", "results-gpu")
     images = images or (512 if emulated else 60000)
     seed_images = seed_images or (512 if emulated else 10000)
+    seed_test_images = seed_test_images or (1000 if emulated else None)
     backend = "emulated" if emulated else "cupy"
     device = "cpu" if emulated else "cuda"
     threads = 1 if emulated else None
@@ -137,9 +140,13 @@ def run(emulated=False, budget=290.0, out_dir=None, images=None, seed_images=Non
         probe = probe or {}
         _say(t0, f"probe: {status}; device: {probe.get('cupy_device')}; torch: {probe.get('torch_cuda')}")
         save()
-    pk = probe.get("packages", {})
-    has_cupy = emulated or (isinstance(probe.get("cupy_device"), dict))
-    has_torch = bool(pk.get("torch")) and (emulated or "no CUDA" not in str(probe.get("torch_cuda", "")))
+    if probe:
+        pk = probe.get("packages", {})
+        has_cupy = emulated or isinstance(probe.get("cupy_device"), dict)
+        has_torch = bool(pk.get("torch")) and (emulated or "no CUDA" not in str(probe.get("torch_cuda", "")))
+    else:  # no probe (--parts without it, or it was cut off): what is importable, unchecked
+        pk = {n: importlib.util.find_spec(n) is not None for n in ("cupy", "torch", "pytest")}
+        has_cupy, has_torch = emulated or pk["cupy"], pk["torch"]
 
     if "tests" in parts:
         if not pk.get("pytest"):
@@ -161,7 +168,9 @@ def run(emulated=False, budget=290.0, out_dir=None, images=None, seed_images=Non
         else:
             share = min(SHARES["seed"][0], SHARES["seed"][1] * dl.left())
             _say(t0, f"seed programs: {seed_images} images each, on {backend} and numpy (at most {share:.0f} s)")
-            r, status, tail = _child(["seed", "--n-train", str(seed_images), "--compare-numpy"], env, share)
+            args = ["seed", "--n-train", str(seed_images), "--compare-numpy"]
+            args += ["--n-test", str(seed_test_images)] if seed_test_images else []
+            r, status, tail = _child(args, env, share)
             res["parts"]["seed"] = {"status": status, **({"result": r} if r else {"tail": tail})}
         _say(t0, f"seed programs: {res['parts']['seed']['status']}")
         save()
@@ -183,7 +192,9 @@ def run(emulated=False, budget=290.0, out_dir=None, images=None, seed_images=Non
         runs = [r for r in runs if r]
         timing = res["parts"]["timing"] = {"status": "running", "runs": []}
         for i, (engine, model, batch, n, env_i, where) in enumerate(runs):
-            share = dl.left() / max(1, len(runs) - i)
+            # the earlier (more important) runs may use what the later ones do not need, but
+            # each later run keeps MIN_RUN_S (an import, a warm-up and an epoch on a GPU)
+            share = min(dl.left(), max(MIN_RUN_S, dl.left() - MIN_RUN_S * (len(runs) - i - 1)))
             _say(t0, f"timing [{i + 1}/{len(runs)}] {engine} on {where}: {model} b{batch}, {n} images "
                      f"(at most {share:.0f} s)")
             args = ["time", engine, model, str(batch), "--images", str(n), "--device", device]
@@ -291,6 +302,8 @@ def main(argv=None):
     p.add_argument("--out", default=None, help="directory for gpu.json and gpu.md (default benchmarks/results-gpu)")
     p.add_argument("--images", type=int, default=None, help="images per timed epoch (default 60000; 512 emulated)")
     p.add_argument("--seed-images", type=int, default=None, help="training images per seed program (default 10000)")
+    p.add_argument("--seed-test-images", type=int, default=None,
+                   help="test images the seed programs are evaluated on (default all; 1000 emulated)")
     p.add_argument("--models", default="", help="subset of " + ",".join(m for m, _ in TIMED))
     p.add_argument("--parts", default="probe,tests,seed,timing", help="subset of probe,tests,seed,timing")
     p.add_argument("--no-numpy-ref", action="store_true", help="skip the NumPy-path convnet reference run")
@@ -302,7 +315,7 @@ def main(argv=None):
     if bad:
         p.error(f"unknown part or model: {', '.join(bad)}")
     run(emulated=a.emulated, budget=a.budget, out_dir=a.out, images=a.images, seed_images=a.seed_images,
-        models=models, numpy_ref=not a.no_numpy_ref, parts=parts)
+        models=models, numpy_ref=not a.no_numpy_ref, parts=parts, seed_test_images=a.seed_test_images)
     return 0
 
 

@@ -74,14 +74,17 @@ def _fashion():
     return (train, test), str(info)
 
 
-def seed(n_train, compare_numpy):
+def seed(n_train, compare_numpy, n_test=None):
     """The four seed programs (tests/helpers.py), one epoch each on the first n_train images,
-    test accuracy on the test images; with compare_numpy, again on the NumPy backend."""
+    test accuracy on the (first n_test) test images; with compare_numpy, again on NumPy."""
     import nnscratch as nn
     from nnscratch import backend
     from tests import helpers
 
     data, source = _fashion()
+    if n_test:
+        (xtr, ytr), (xte, yte) = data
+        data = (xtr, ytr), (xte[:n_test], yte[:n_test])
     _say(f"seed programs on {backend.current()}: data {source}")
     rows = []
     for name in helpers.SEED_PROGRAMS:
@@ -158,6 +161,7 @@ def main(argv=None):
     sub.add_parser("probe")
     s = sub.add_parser("seed")
     s.add_argument("--n-train", type=int, default=10000)
+    s.add_argument("--n-test", type=int, default=None, help="test images to evaluate on (default all)")
     s.add_argument("--compare-numpy", action="store_true")
     t = sub.add_parser("time")
     t.add_argument("engine", choices=("nnscratch", "torch"))
@@ -169,7 +173,7 @@ def main(argv=None):
     if a.cmd == "probe":
         res = probe()
     elif a.cmd == "seed":
-        res = seed(a.n_train, a.compare_numpy)
+        res = seed(a.n_train, a.compare_numpy, a.n_test)
     else:
         res = time_one(a.engine, a.model, a.batch, a.images, a.device)
     print("RESULT " + json.dumps(res), flush=True)

@@ -235,13 +235,14 @@ def _gpu(tmp_path, *flags, timeout=240):
 
 def test_gpu_command_runs_every_part_on_the_emulated_backend(tmp_path):
     out, res, md = _gpu(tmp_path, "--emulated", "--models", "mlp", "--images", "96", "--seed-images", "96",
-                        "--no-numpy-ref")
+                        "--seed-test-images", "200", "--no-numpy-ref")
     p = res["parts"]
     assert res["emulated"] and res["finished"] and res["backend"] == "emulated"
     assert p["probe"]["status"] == "ok"
     if p["probe"]["result"]["packages"]["pytest"]:
         assert p["tests"]["status"] == "ok" and "passed" in p["tests"]["summary"]
     seed = p["seed"]["result"]
+    assert seed["n_train"] == 96 and seed["n_test"] == 200
     assert [r["program"] for r in seed["programs"]] == ["mlp", "lenet", "dropout_mlp", "softmax_regression"]
     for r in seed["programs"]:
         assert r["emulated"]["finite"] and r["emulated"]["accuracy"] == pytest.approx(r["numpy"]["accuracy"])
@@ -300,3 +301,16 @@ def test_gemm_floor_takes_the_faster_of_the_thread_counts(monkeypatch):
                         + (5e-3 if state["one"] else 2e-3) * (M <= 500))
     assert gemm.best_gemm(1000, 8, 8) == (1e-3, 1)
     assert gemm.best_gemm(100, 8, 8) == (2e-3, "env")
+
+
+def test_the_wheel_ships_the_suite_and_the_bench_extra_has_the_peers():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    setuptools = pytest.importorskip("setuptools")
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    include = cfg["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = setuptools.find_packages(str(ROOT), include=include)
+    assert {"nnscratch.bench", "nnscratch.bench.engines"} <= set(packages)
+    assert not any(p.split(".")[0] in ("benchmarks", "tests") for p in packages)
+    extra = " ".join(cfg["project"]["optional-dependencies"]["bench"])
+    assert "torch==" in extra and "tensorflow" in extra
+    assert cfg["project"]["scripts"]["nnscratch"] == "nnscratch.cli:main"

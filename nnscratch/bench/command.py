@@ -37,6 +37,8 @@ def add_arguments(p, default_out=DEFAULT_OUT):
     """The flags of ``nnscratch bench`` and ``python -m benchmarks run``."""
     from nnscratch.bench.workloads import BY_NAME
 
+    if not p.description:
+        p.description, p.formatter_class = __doc__, argparse.RawDescriptionHelpFormatter
     p.add_argument("--quick", action="store_true", help="fewer images per workload (a smoke run, minutes)")
     p.add_argument("--reps", type=_positive, default=3, help="repetitions per (engine, workload); default 3")
     p.add_argument("--engines", type=_csv, default=list(ENGINES),
@@ -58,8 +60,7 @@ def run_args(args, readme=None, command="nnscratch bench"):
 
 
 def build_parser(prog="nnscratch bench"):
-    return add_arguments(argparse.ArgumentParser(prog=prog, description=__doc__,
-                                                 formatter_class=argparse.RawDescriptionHelpFormatter))
+    return add_arguments(argparse.ArgumentParser(prog=prog))
 
 
 def main(argv=None):
