@@ -89,7 +89,8 @@ def markdown(result):
         f"- Data: {result['data']}; float32. Versions: "
         + ", ".join(f"{k} {v}" for k, v in sorted(result["versions"].items()) if k != "blas") + ".",
         "- Each number is one fresh process per (engine, workload, rep), engines alternating; timed: one epoch of "
-        "fit (after a 4.5-batch warm-up fit) or predict over the test images (after a warm-up predict).",
+        "fit (after a 4.5-batch warm-up fit; with the workload's validation split, its evaluation included) or "
+        "predict over the test images (after a warm-up predict).",
     ]
     lines += [f"- Note: {n}" for n in result["notes"]]
     peers = [e for e in engines if e != "nnscratch"]
