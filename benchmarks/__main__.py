@@ -1,4 +1,13 @@
-"""``python -m benchmarks run|micro`` (see benchmarks/README.md)."""
+"""``python -m benchmarks run|micro|gpu`` (see benchmarks/README.md).
+
+    run     the side-by-side CPU suite (= ``nnscratch bench``, whose code is nnscratch/bench/),
+            writing benchmarks/results/ by default; --update-readme also puts the tables into
+            benchmarks/README.md
+    micro   per-layer forward/backward times of nnscratch, with the GEMM share
+    gpu     the GPU check: tests/test_cupy.py and the seed programs on CuPy, then nnscratch-on-CuPy
+            vs PyTorch CUDA timings, within 5 minutes (benchmarks/gpu.py; --emulated runs it without
+            a GPU on small sizes)
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +15,9 @@ import os
 import subprocess
 import sys
 
-from benchmarks.engines import ENGINES
+from nnscratch.bench import command
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _csv(text):
@@ -14,31 +25,30 @@ def _csv(text):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["gpu"]:  # its own flags (benchmarks/gpu.py)
+        from benchmarks import gpu
+
+        return gpu.main(argv[1:])
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="side-by-side timings of nnscratch, PyTorch and Keras (fresh process per run)")
-    r.add_argument("--quick", action="store_true", help="fewer images per workload (a smoke run, minutes)")
-    r.add_argument("--reps", type=int, default=3, help="repetitions per (engine, workload); default 3")
-    r.add_argument("--engines", type=_csv, default=list(ENGINES), help="comma-separated, default nnscratch,torch,keras")
-    r.add_argument("--workloads", type=_csv, default=None, help="comma-separated subset of the workloads")
-    r.add_argument("--threads", type=int, default=2, help="threads for every engine; default 2")
-    r.add_argument("--out", default="benchmarks/results", help="output directory for results.{json,md,png}")
-    r.add_argument("--update-readme", action="store_true", help="put the table into benchmarks/README.md")
+    command.add_arguments(r, default_out=os.path.join("benchmarks", "results"))
+    r.add_argument("--update-readme", action="store_true", help="put the tables into benchmarks/README.md")
     m = sub.add_parser("micro", help="per-layer forward/backward times of nnscratch, with the GEMM share")
-    m.add_argument("--models", type=_csv, default=["mlp", "lenet", "convnet"])
+    m.add_argument("--models", type=_csv, default=["mlp", "lenet", "convnet", "mnist_convnet"])
     m.add_argument("--threads", type=int, default=2)
     m.add_argument("--out", default="benchmarks/results", help="writes micro.md and micro.json there")
+    sub.add_parser("gpu", help="the GPU check (python -m benchmarks gpu --help)")
     a = p.parse_args(argv)
     if a.cmd == "run":
-        from benchmarks import runner
-
+        readme = os.path.join(HERE, "README.md") if a.update_readme else None
         try:
-            runner.run(quick=a.quick, reps=a.reps, engines=a.engines, workloads=a.workloads, out_dir=a.out,
-                       threads=a.threads, update_readme=a.update_readme)
+            return command.run_args(a, readme=readme, command="python -m benchmarks run")
         except ValueError as exc:
             p.error(str(exc))
-        return 0
-    from benchmarks import env as env_mod
+    from nnscratch.bench import env as env_mod
 
     env, _ = env_mod.child_env(a.threads)  # the same environment as the side-by-side children
     cmd = [sys.executable, "-m", "benchmarks.micro", "--models", ",".join(a.models), "--out", os.path.abspath(a.out)]

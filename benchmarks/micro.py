@@ -16,12 +16,13 @@ import time
 
 import numpy as np
 
-from benchmarks import report
-from benchmarks.gemm import time_gemm
-from benchmarks.workloads import BY_NAME, gemms
+from nnscratch.bench import report
+from nnscratch.bench.gemm import time_gemm
+from nnscratch.bench.data import one_hot
+from nnscratch.bench.workloads import BY_NAME, MODELS, ONE_HOT, gemms
 
 BATCH = {"mlp": BY_NAME["mlp_train_b32"].batch, "lenet": BY_NAME["lenet_train_b64"].batch,
-         "convnet": BY_NAME["convnet_train_b64"].batch}
+         "convnet": BY_NAME["convnet_train_b64"].batch, "mnist_convnet": BY_NAME["mnist_convnet_train_b128"].batch}
 
 
 def best_ms(fn, budget=0.2, rounds=5):
@@ -41,7 +42,7 @@ def best_ms(fn, budget=0.2, rounds=5):
 
 
 def profile_model(name):
-    from benchmarks.engines import nnscratch_engine
+    from nnscratch.bench.engines import nnscratch_engine
 
     batch = BATCH[name]
     model = nnscratch_engine.build(name, seed=0)
@@ -53,6 +54,8 @@ def _profile(model, name, batch):
     rng = np.random.default_rng(0)
     x = rng.random((batch,) + tuple(model.input_shape[1:]), dtype=np.float32)
     y = rng.integers(0, 10, size=batch)
+    if MODELS[name]["loss"] == ONE_HOT:
+        y = one_hot(y)
     model.train_on_batch(x, y)  # builds optimizer state
     layer_gemms = _gemms_per_layer(model, name, batch)
     rows = []

@@ -4,6 +4,7 @@
     nnscratch train --model mlp --epochs 5 --out runs/mlp
     nnscratch evaluate --weights runs/mlp/weights.npz --model mlp
     nnscratch predict shoe.png --weights runs/mlp/weights.npz --model mlp --invert
+    nnscratch bench --quick                          # time it against PyTorch/Keras (nnscratch/bench)
 
 ``train`` writes into its output directory: ``weights.npz``, ``history.json``,
 ``history.csv``, ``learning_curves.png``, ``samples.png``, ``confusion_matrix.png`` and
@@ -24,8 +25,9 @@ import numpy as np
 
 import nnscratch as nn
 from nnscratch import cli_exercise, datasets, presets
-from nnscratch.saving.atomic import atomic_write_bytes
+from nnscratch.bench import command as bench_command
 from nnscratch.datasets import DatasetNotFoundError
+from nnscratch.saving.atomic import atomic_write_bytes
 
 DATASETS = ("fashion_mnist", "mnist", "cifar10", "cifar100", "sample")
 PROG = "nnscratch"
@@ -349,6 +351,9 @@ def build_parser():
     predict.add_argument("--class-names", default=None, help="comma-separated class names")
     predict.set_defaults(func=cmd_predict, batch_size=None)
     cli_exercise.add_parsers(sub)  # exercise list/start/check, explain
+    bench = sub.add_parser("bench", help="time nnscratch against PyTorch and Keras here (nnscratch/bench)")
+    bench_command.add_arguments(bench)
+    bench.set_defaults(func=bench_command.run_args, verbose=False)
     return parser
 
 

@@ -5,7 +5,7 @@ import json
 import os
 import tempfile
 
-from benchmarks.workloads import BY_NAME, TARGETS, flops
+from nnscratch.bench.workloads import BY_NAME, TARGETS, epoch_flops
 
 README_START = "<!-- results:start -->"
 README_END = "<!-- results:end -->"
@@ -17,6 +17,54 @@ def atomic_write(path, data, mode="w"):
 
     with atomic_path(path) as tmp, open(tmp, mode) as f:
         f.write(data)
+
+
+def rows(result):
+    """One dict per workload: each engine's median seconds, nnscratch's time over each peer's
+    (``nnscratch/torch`` ...), the target, the GEMM FLOPs of the run, the GEMM floor (those
+    FLOPs at the BLAS speeds measured at their shapes) and each engine's time over the floor
+    (``x_floor``: 1.0 would be nothing but GEMM). Missing numbers are None."""
+    summ, engines = result["summary"], result["engines"]
+    floors = (result.get("gemm") or {}).get("floor_seconds") or {}
+    out = []
+    for wl in result["workloads"]:
+        sec = {e: summ.get(e, {}).get(wl, {}).get("median_s") for e in engines}
+        base = sec.get("nnscratch")
+        floor = floors.get(wl)
+        gflop = epoch_flops(BY_NAME[wl], result["quick"]) / 1e9
+        out.append({
+            "workload": wl, "seconds": sec, "target": TARGETS.get(wl), "gflop": gflop, "floor_s": floor,
+            "ratio": {e: (base / t if base and t else None) for e, t in sec.items() if e != "nnscratch"},
+            "x_floor": {e: (t / floor if t and floor else None) for e, t in sec.items()},
+            "gflops": {e: (gflop / t if t else None) for e, t in sec.items()},
+        })
+    return out
+
+
+def _num(x, fmt):
+    return "n/a" if x is None else format(x, fmt)
+
+
+def terminal_table(result):
+    """The ratios as a plain-text table for the terminal (nnscratch / peer: below 1 is faster)."""
+    engines = result["engines"]
+    peers = [e for e in engines if e != "nnscratch"]
+    head = (["workload"] + [f"{e} s" for e in engines] + [f"nnscratch/{e}" for e in peers] + ["target"]
+            + (["GEMM floor s", "nnscratch x floor"] if "nnscratch" in engines else []))
+    body = []
+    for r in rows(result):
+        line = [r["workload"]] + [_num(r["seconds"][e], ".3f") for e in engines]
+        line += [_num(r["ratio"][e], ".2f") for e in peers]
+        line += ["<= " + str(r["target"]) if r["target"] and "torch" in peers else "-"]
+        if "nnscratch" in engines:
+            line += [_num(r["floor_s"], ".3f"), _num(r["x_floor"]["nnscratch"], ".1f")]
+        body.append(line)
+    widths = [max(len(str(c)) for c in col) for col in zip(head, *body)]
+
+    def fmt(cells):
+        return "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    return "\n".join([fmt(head), fmt(["-" * w for w in widths])] + [fmt(b) for b in body])
 
 
 def _cell(s):
@@ -41,21 +89,24 @@ def markdown(result):
         f"- Data: {result['data']}; float32. Versions: "
         + ", ".join(f"{k} {v}" for k, v in sorted(result["versions"].items()) if k != "blas") + ".",
         "- Each number is one fresh process per (engine, workload, rep), engines alternating; timed: one epoch of "
-        "fit (after a 4.5-batch warm-up fit) or predict over the test images (after a warm-up predict).",
+        "fit (after a 4.5-batch warm-up fit; with the workload's validation split, its evaluation included) or "
+        "predict over the test images (after a warm-up predict).",
     ]
     lines += [f"- Note: {n}" for n in result["notes"]]
-    head = "| workload | images | " + " | ".join(engines) + " | " + " | ".join(
-        f"{e} / nnscratch" for e in engines if e != "nnscratch") + " |"
-    lines += ["", "### Time (lower is better)", "", head, "|" + "---|" * (head.count("|") - 1)]
-    for wl in result["workloads"]:
-        base = summ.get("nnscratch", {}).get(wl)
+    peers = [e for e in engines if e != "nnscratch"]
+    head = ("| workload | images | " + " | ".join(engines) + " | " + " | ".join(f"nnscratch / {e}" for e in peers)
+            + " | GEMM floor | " + " | ".join(f"{e} x floor" for e in engines) + " |")
+    lines += ["", "### Time (lower is better)", "",
+              "nnscratch / peer below 1.0 means nnscratch is faster. GEMM floor: the run's matrix products alone "
+              "at the float32 speeds NumPy's BLAS reaches at their shapes on this machine; x floor = time / floor.",
+              "", head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows(result):
+        wl = r["workload"]
         n = next((summ[e][wl]["images"] for e in engines if wl in summ.get(e, {})), "")
         row = [wl, str(n)] + [_cell(summ.get(e, {}).get(wl)) for e in engines]
-        for e in engines:
-            if e == "nnscratch":
-                continue
-            s = summ.get(e, {}).get(wl)
-            row.append(f"{s['median_s'] / base['median_s']:.2f}x" if s and base else "n/a")
+        row += [_num(r["ratio"][e], ".2f") for e in peers]
+        row += [_num(r["floor_s"], ".3f") + (" s" if r["floor_s"] else "")]
+        row += [_num(r["x_floor"][e], ".1f") for e in engines]
         lines.append("| " + " | ".join(row) + " |")
     head = "| workload | " + " | ".join(f"{e} img/s" for e in engines) + " | " + " | ".join(
         f"{e} peak RSS MB" for e in engines) + " |"
@@ -66,7 +117,7 @@ def markdown(result):
         row += [f"{summ[e][wl]['peak_rss_mb']:.0f}" if wl in summ.get(e, {}) else "n/a" for e in engines]
         lines.append("| " + " | ".join(row) + " |")
     if "torch" in engines and "nnscratch" in engines:
-        lines += ["", "### Targets (issue 6): nnscratch time / PyTorch time, and peak memory", "",
+        lines += ["", "### Targets (issue 17): nnscratch time / PyTorch time, and peak memory", "",
                   "Median / median is the headline; fastest / fastest (each engine's best rep, the one least "
                   "disturbed by other load on the machine) is shown beside it because on a shared machine the "
                   "medians of multi-threaded engines can be dominated by descheduled threads.", "",
@@ -92,20 +143,14 @@ def markdown(result):
                   "GEMM work.", "",
                   "| workload | GFLOP per run | GEMM floor | " + " | ".join(f"{e}: x floor, GFLOP/s" for e in engines) + " |",
                   "|---|---|---|" + "---|" * len(engines)]
-        for wl in result["workloads"]:
-            w = BY_NAME[wl]
-            n = w.n_images(result["quick"])
-            full, rem = divmod(n, w.batch)
-            total = full * flops(w.model, w.batch, w.kind == "train") + (flops(w.model, rem, w.kind == "train") if rem else 0)
-            floor = g["floor_seconds"].get(wl)
-            row = [wl, f"{total / 1e9:.1f}", f"{floor:.3f} s" if floor else "n/a"]
-            for e in engines:
-                s = summ.get(e, {}).get(wl)
-                row.append(f"{s['median_s'] / floor:.1f}x, {total / s['median_s'] / 1e9:.1f}" if s and floor else "n/a")
+        for r in rows(result):
+            row = [r["workload"], f"{r['gflop']:.1f}", _num(r["floor_s"], ".3f") + (" s" if r["floor_s"] else "")]
+            row += [f"{r['x_floor'][e]:.1f}x, {r['gflops'][e]:.1f}" if r["x_floor"][e] else "n/a" for e in engines]
             lines.append("| " + " | ".join(row) + " |")
         lines += ["", "<details><summary>GEMM speed at the models' shapes</summary>", "",
-                  "| M x K x N | GFLOP/s |", "|---|---|"]
-        lines += [f"| {s['M']} x {s['K']} x {s['N']} | {s['gflops']:.1f} |" for s in g["shapes"]]
+                  "| M x K x N | GFLOP/s | BLAS threads (the faster) |", "|---|---|---|"]
+        lines += [f"| {s['M']} x {s['K']} x {s['N']} | {s['gflops']:.1f} | {s.get('blas_threads', 'env')} |"
+                  for s in g["shapes"]]
         lines += ["", "</details>"]
     failures = [s for s in result["samples"] if "seconds" not in s]
     if failures:
@@ -149,6 +194,7 @@ def plot(result, path):
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=90)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the JSON and markdown beside it are not
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -23,7 +23,8 @@ def child_env(threads):
     env["KERAS_BACKEND"] = "tensorflow"
     env["TF_NUM_INTRAOP_THREADS"] = str(threads)
     env["TF_NUM_INTEROP_THREADS"] = str(threads)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # the children import the same nnscratch as this process: the checkout's root, or site-packages
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env, removed
 

@@ -2,7 +2,7 @@
 import importlib.util
 import os
 
-from benchmarks.workloads import MODELS
+from nnscratch.bench.workloads import MODELS
 
 
 def available():
@@ -43,15 +43,17 @@ def build(model_name, seed):
             layers.append(L.MaxPooling2D(layer[1]))
         elif kind == "flatten":
             layers.append(L.Flatten())
+        elif kind == "dropout":
+            layers.append(L.Dropout(layer[1]))
         else:
             layers.append(L.Dense(layer[1], activation=layer[2]))
     model = keras.Sequential(layers)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=spec["loss"], metrics=["accuracy"])
     return model
 
 
-def train_epoch(model, x, y, batch):
-    history = model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True)
+def train_epoch(model, x, y, batch, validation_split=0.0):
+    history = model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True, validation_split=validation_split)
     return float(history.history["loss"][-1])
 
 

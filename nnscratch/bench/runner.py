@@ -1,4 +1,4 @@
-"""``python -m benchmarks run``: every (rep, workload, engine) in its own fresh process, the
+"""``nnscratch bench`` / ``python -m benchmarks run``: every (rep, workload, engine) in its own fresh process, the
 engines alternating (their order rotates with each rep, so slow drifts of a shared machine
 fall on all of them), then the GEMM ceiling, then the JSON, markdown and PNG reports."""
 from __future__ import annotations
@@ -10,10 +10,10 @@ import subprocess
 import sys
 import time
 
-from benchmarks import env as env_mod
-from benchmarks import report
-from benchmarks.engines import ENGINES
-from benchmarks.workloads import BY_NAME, WORKLOADS
+from nnscratch.bench import env as env_mod
+from nnscratch.bench import report
+from nnscratch.bench.engines import ENGINES
+from nnscratch.bench.workloads import BY_NAME, WORKLOADS
 
 CHILD_TIMEOUT_S = 900
 
@@ -58,8 +58,15 @@ def summarise(samples):
     return summary
 
 
+def _print(line):
+    print(line, flush=True)
+
+
 def run(quick=False, reps=3, engines=ENGINES, workloads=None, out_dir="benchmarks/results", threads=2,
-        update_readme=False, log=print):
+        readme=None, log=_print, command="python -m benchmarks run"):
+    """Run the suite; write results.{json,md,png} into ``out_dir`` (and the tables into
+    ``readme``'s marked section if given); returns the result dict."""
+    subset = [f"--workloads {','.join(workloads)}"] if workloads else []
     workloads = list(workloads or [w.name for w in WORKLOADS])
     for w in workloads:
         if w not in BY_NAME:
@@ -69,6 +76,8 @@ def run(quick=False, reps=3, engines=ENGINES, workloads=None, out_dir="benchmark
             raise ValueError(f"unknown engine {e!r}; choose from {', '.join(ENGINES)}")
     if reps < 1:
         raise ValueError(f"--reps must be at least 1, received {reps}")
+    if threads < 1:
+        raise ValueError(f"--threads must be at least 1, received {threads}")
     env, removed = env_mod.child_env(threads)
     notes = []
     active = []
@@ -82,21 +91,25 @@ def run(quick=False, reps=3, engines=ENGINES, workloads=None, out_dir="benchmark
     machine = env_mod.machine(threads, removed)
     samples = []
     flags = ["--quick"] if quick else []
+    total, done = reps * len(workloads) * len(active), 0
     for rep in range(reps):
         for wl in workloads:
             order = active[rep % len(active):] + active[:rep % len(active)] if active else []
             for e in order:
-                res = _run_child("benchmarks.child", [e, wl, "--seed", str(rep), "--threads", str(threads)] + flags, env)
+                res = _run_child("nnscratch.bench.child", [e, wl, "--seed", str(rep), "--threads", str(threads)] + flags, env)
                 res.update(engine=e, workload=wl, rep=rep)
                 samples.append(res)
+                done += 1
+                head = f"[{done}/{total}] rep {rep + 1}/{reps} {wl:26s} {e:10s}"
                 if "seconds" in res:
-                    log(f"[rep {rep + 1}/{reps}] {wl:20s} {e:10s} {res['seconds']:8.3f} s  {res['peak_rss_mb']:7.1f} MB")
+                    log(f"{head} {res['seconds']:8.3f} s  {res['peak_rss_mb']:7.1f} MB")
                 else:
-                    log(f"[rep {rep + 1}/{reps}] {wl:20s} {e:10s} FAILED: {res.get('error') or res.get('skipped')}")
-    log("measuring the GEMM ceiling ...")
-    gemm = _run_child("benchmarks.gemm", flags, env)
+                    log(f"{head} FAILED: {res.get('error') or res.get('skipped')}")
+    log("measuring the GEMM ceiling (NumPy float32 matmul at the workloads' shapes) ...")
+    gemm = _run_child("nnscratch.bench.gemm", flags + ["--workloads", ",".join(workloads)], env)
     result = {
-        "command": "python -m benchmarks run " + " ".join(flags + [f"--reps {reps}", f"--engines {','.join(engines)}", f"--threads {threads}"]),
+        "command": command + " " + " ".join(flags + [f"--reps {reps}", f"--engines {','.join(engines)}"] + subset
+                                            + [f"--threads {threads}"]),
         "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
         "wall_s": time.time() - started, "quick": quick, "reps": reps, "engines": active, "workloads": workloads,
         "machine": machine, "load_average_at_end": os.getloadavg(), "notes": notes,
@@ -105,8 +118,10 @@ def run(quick=False, reps=3, engines=ENGINES, workloads=None, out_dir="benchmark
         "samples": samples, "summary": summarise(samples), "gemm": gemm,
     }
     paths = report.write_all(result, out_dir)
-    if update_readme:
-        report.update_readme(result, os.path.join(os.path.dirname(os.path.abspath(__file__)), "README.md"))
-        paths.append("benchmarks/README.md")
+    if readme:
+        report.update_readme(result, readme)
+        paths.append(readme)
+    log("")
+    log(report.terminal_table(result))
     log("wrote " + ", ".join(paths))
     return result

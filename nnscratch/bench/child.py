@@ -1,12 +1,14 @@
-"""One measurement in a fresh process: ``python -m benchmarks.child ENGINE WORKLOAD [--quick]
+"""One measurement in a fresh process: ``python -m nnscratch.bench.child ENGINE WORKLOAD [--quick]
 [--seed S] [--threads T]``. Prints one JSON line (prefixed ``RESULT ``) with the timed seconds
 and the process's peak resident memory.
 
 Untimed: importing the framework, loading the data, building the model, and a warm-up (for
 training: one short fit of 4.5 batches, so that Keras traces its step for the full and the
-partial batch shape and PyTorch allocates; for inference: one predict on 1,000 images).
-Timed (time.perf_counter): one epoch of fit on the workload's images, or predict over the test
-images. Peak memory: resource.getrusage(RUSAGE_SELF).ru_maxrss at the end (framework, data and
+partial batch shape and PyTorch allocates, with the workload's validation split if it has one;
+for inference: one predict of one batch).
+Timed (time.perf_counter): one epoch of fit on the workload's images (with its validation
+split: training on the first part, then evaluating the rest, as ``fit(validation_split=)``
+does), or predict over the test images. Peak memory: resource.getrusage(RUSAGE_SELF).ru_maxrss at the end (framework, data and
 all), the same quantity for every engine.
 """
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m benchmarks.child")
+    p = argparse.ArgumentParser(prog="python -m nnscratch.bench.child")
     p.add_argument("engine")
     p.add_argument("workload")
     p.add_argument("--quick", action="store_true")
@@ -28,9 +30,9 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args(argv)
 
-    from benchmarks import data as data_mod
-    from benchmarks import engines
-    from benchmarks.workloads import BY_NAME, MODELS
+    from nnscratch.bench import data as data_mod
+    from nnscratch.bench import engines
+    from nnscratch.bench.workloads import BY_NAME, MODELS, ONE_HOT
 
     if a.workload not in BY_NAME:
         raise SystemExit(f"unknown workload {a.workload!r}; choose from {', '.join(BY_NAME)}")
@@ -49,12 +51,14 @@ def main(argv=None):
     else:
         x, y = d["x_test"][:n], d["y_test"][:n]
     x = x.reshape((x.shape[0],) + tuple(in_shape))  # a view: (N, 784) or (N, 28, 28, 1)
+    if MODELS[wl.model]["loss"] == ONE_HOT:
+        y = data_mod.one_hot(y)  # keras.utils.to_categorical, as the Keras example does before fit
     model = eng.build(wl.model, a.seed)
     if wl.kind == "train":
-        warm = 4 * wl.batch + wl.batch // 2
-        eng.train_epoch(model, x[:warm], y[:warm], wl.batch)
+        warm = wl.warmup_images()
+        eng.train_epoch(model, x[:warm], y[:warm], wl.batch, wl.validation_split)
         t0 = time.perf_counter()
-        loss = eng.train_epoch(model, x, y, wl.batch)
+        loss = eng.train_epoch(model, x, y, wl.batch, wl.validation_split)
         seconds = time.perf_counter() - t0
         check = {"loss": float(loss)}
         if not math.isfinite(loss):

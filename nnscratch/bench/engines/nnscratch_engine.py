@@ -1,7 +1,7 @@
 """nnscratch through its public API: Sequential + compile + fit/predict on NumPy arrays."""
 import importlib.util
 
-from benchmarks.workloads import MODELS
+from nnscratch.bench.workloads import MODELS
 
 
 def available():
@@ -14,13 +14,18 @@ def setup(threads):
 
 def versions():
     import numpy
-    import threadpoolctl
 
     import nnscratch
 
-    blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}, {i.get('num_threads')} threads)"
-            for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
-    return {"nnscratch": getattr(nnscratch, "__version__", "dev"), "numpy": numpy.__version__, "blas": "; ".join(blas)}
+    try:
+        import threadpoolctl
+    except ImportError:  # optional for nnscratch itself (e.g. on a GPU machine that installs nothing)
+        blas = ["unknown (threadpoolctl is not installed)"]
+    else:
+        blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}, {i.get('num_threads')} threads)"
+                for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
+    return {"nnscratch": getattr(nnscratch, "__version__", "dev"), "numpy": numpy.__version__, "blas": "; ".join(blas),
+            "nnscratch_backend": nnscratch.backend.current()}
 
 
 def build(model_name, seed):
@@ -40,15 +45,17 @@ def build(model_name, seed):
             layers.append(L.MaxPooling2D(layer[1]))
         elif kind == "flatten":
             layers.append(L.Flatten())
+        elif kind == "dropout":
+            layers.append(L.Dropout(layer[1]))
         else:
             layers.append(L.Dense(layer[1], activation=layer[2]))
     model = nn.Sequential(layers)
-    model.compile(optimizer=nn.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=nn.optimizers.Adam(1e-3), loss=spec["loss"], metrics=["accuracy"])
     return model
 
 
-def train_epoch(model, x, y, batch):
-    history = model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True)
+def train_epoch(model, x, y, batch, validation_split=0.0):
+    history = model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True, validation_split=validation_split)
     return history.history["loss"][-1]
 
 
