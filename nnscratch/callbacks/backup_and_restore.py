@@ -27,6 +27,7 @@ import numpy as np
 from nnscratch import backend
 from nnscratch.callbacks.callback import Callback
 from nnscratch.callbacks.fit_fingerprint import differences, fit_fingerprint
+from nnscratch.layers.base import as_int
 from nnscratch.saving import npz as saving
 
 CHECKPOINT_NAME = "checkpoint.npz"
@@ -110,8 +111,10 @@ class BackupAndRestore(Callback):
 
     def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
         super().__init__()
-        if save_freq != "epoch" and (not isinstance(save_freq, int) or save_freq <= 0):
-            raise ValueError(f"BackupAndRestore: save_freq must be 'epoch' or a positive int, received {save_freq!r}")
+        if save_freq != "epoch":  # NumPy ints too; not 5.0 (Keras refuses it)
+            if as_int(save_freq, floats=False) is None or save_freq <= 0:
+                raise ValueError(f"BackupAndRestore: save_freq must be 'epoch' or a positive int, received {save_freq!r}")
+            save_freq = as_int(save_freq)
         self.backup_dir = os.fspath(backup_dir)
         self.save_freq = save_freq
         self.delete_checkpoint = delete_checkpoint
