@@ -67,3 +67,13 @@ def test_an_epoch_backup_is_fingerprinted_too(tmp_path):
     backup, x, y = interrupted_backup(tmp_path, save_freq="epoch")
     with pytest.raises(ValueError, match="number of samples: 180 in the backup, 40 now"):
         small_mlp().fit(x[:40], y[:40], batch_size=8, epochs=3, verbose=0, callbacks=[BackupAndRestore(backup)])
+
+
+def test_the_fingerprint_is_taken_on_the_device_too(tmp_path):
+    """Under the emulated backend (CuPy's rules) the strided rows are indexed on the device and
+    only they travel to the host."""
+    nn.backend.set_backend("emulated")
+    backup, x, y = interrupted_backup(tmp_path, n=64)
+    with pytest.raises(ValueError, match="the training targets"):
+        small_mlp().fit(x, (y + 1) % 3, batch_size=8, epochs=3, verbose=0,
+                        callbacks=[BackupAndRestore(backup, save_freq=5)])

@@ -76,6 +76,7 @@ def load_training_checkpoint(model, path, fingerprint=None):
     if "progress/info" not in arrays:
         raise ValueError(f"{path} is a weights file, not a training checkpoint (no progress information)")
     info = json.loads(str(arrays["progress/info"]))
+    # a checkpoint written before fingerprints existed (or outside fit) has none to compare
     changed = differences(info["fingerprint"], fingerprint) if info.get("fingerprint") and fingerprint else []
     if changed:
         where = os.path.dirname(os.fspath(path)) or "."
