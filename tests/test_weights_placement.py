@@ -90,3 +90,16 @@ def test_no_warning_when_floatx_matches_the_weights():
         warnings.simplefilter("error")
         m.fit(x, y, verbose=0)
         m.predict(x, verbose=0)
+
+
+def test_set_floatx_between_fits_casts_one_hot_targets_too():
+    nn.utils.set_random_seed(0)
+    m = nn.Sequential([nn.layers.Dense(3, activation="softmax", input_shape=(8,))])
+    m.compile("adam", "categorical_crossentropy")
+    x, y = data()
+    m.fit(x, nn.utils.to_categorical(y, 3), verbose=0)
+    backend.set_floatx("float64")
+    with pytest.warns(UserWarning, match="cast to float32"):
+        m.fit(x, nn.utils.to_categorical(y, 3, dtype="float64"), verbose=0)
+    assert all(g.dtype == np.float32 for _, _, g in m.parameters()), "float64 gradients leaked into a float32 model"
+    assert all(a.dtype == np.float32 for s in m.optimizer.state.values() for a in s.values())
