@@ -218,6 +218,27 @@ def cmd_train(args):
     return 0
 
 
+def _model_from_config(args):
+    """No --model: the model that ``train`` recorded in the config.json beside the weights
+    (lenet, the train default, when there is no config.json)."""
+    if args.model is not None:
+        return
+    path = os.path.join(os.path.dirname(os.path.abspath(args.weights)), "config.json")
+    if not os.path.isfile(path):
+        args.model = "lenet"
+        return
+    try:
+        with open(path, encoding="utf-8") as fh:
+            model = json.load(fh).get("model")
+    except (ValueError, AttributeError) as exc:  # bad JSON or UTF-8, or not an object
+        model = exc
+    if not isinstance(model, str) or not model:
+        found = str(model).splitlines()[0] if isinstance(model, Exception) else f"model: {model!r}"
+        raise CLIError(f"{path}: no model name found ({found}); pass --model")
+    args.model = model
+    print(f"model: {model} (from {path})", file=sys.stderr)
+
+
 def _load_weights(setup, args, example):
     """Build the model, load the weights, then compile (for the loss and metrics).
 
@@ -233,6 +254,7 @@ def _load_weights(setup, args, example):
 
 def cmd_evaluate(args):
     _common(args)
+    _model_from_config(args)
     data, class_names, source = load_dataset(args.dataset)
     x_test, y_test = _limit(data[1], args.limit)
     setup = Setup(args, _input_shape(x_test), len(class_names))
@@ -254,6 +276,7 @@ def _read_image(path, color_mode, size):
 
 def cmd_predict(args):
     _common(args)
+    _model_from_config(args)
     shape, names = {"cifar10": ((32, 32, 3), 10), "cifar100": ((32, 32, 3), 100)}.get(
         args.dataset, ((28, 28, 1), 10))
     class_names = _class_names(args.dataset) if not args.class_names else args.class_names.split(",")
@@ -309,9 +332,12 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     models = ", ".join(presets.PRESETS)
 
-    def common(p, batch=True):
-        p.add_argument("--model", default="lenet",
-                       help=f"a preset ({models}; default lenet) or a Python file defining build_model()")
+    def common(p, batch=True, model_default="lenet"):
+        default = ("default lenet" if model_default else
+                   "default: the model in the config.json that train wrote beside --weights, else lenet")
+        p.add_argument("--model", default=model_default,
+                       help=f"a preset ({models}; {default}) or a Python file defining build_model(); "
+                            "the file is executed as Python code, so use only files you trust")
         p.add_argument("--dataset", default="fashion_mnist", choices=DATASETS,
                        help="default fashion_mnist (the shipped sample if the full set is missing)")
         if batch:
@@ -336,14 +362,14 @@ def build_parser():
     train.set_defaults(func=cmd_train)
 
     evaluate = sub.add_parser("evaluate", help="test loss and accuracy of saved weights")
-    common(evaluate)
+    common(evaluate, model_default=None)
     evaluate.add_argument("--weights", required=True, help="weights.npz written by train")
     evaluate.add_argument("--limit", type=_positive_int, default=None,
                           help="evaluate on the first N test images only")
     evaluate.set_defaults(func=cmd_evaluate)
 
     predict = sub.add_parser("predict", help="classify image files with saved weights")
-    common(predict, batch=False)
+    common(predict, batch=False, model_default=None)
     predict.add_argument("images", nargs="+", metavar="IMAGE")
     predict.add_argument("--weights", required=True, help="weights.npz written by train")
     predict.add_argument("--invert", action="store_true",

@@ -6,6 +6,7 @@ import random
 import numpy as np
 
 from nnscratch import backend
+from nnscratch.layers.base import as_int, positive_int
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):
@@ -24,7 +25,9 @@ def to_categorical(y, num_classes=None, dtype="float32"):
         raise ValueError(f"to_categorical: labels must be non-negative, received minimum {int(y.min())}")
     if num_classes is None:
         num_classes = int(y.max()) + 1 if y.size else 0
-    elif y.size and y.max() >= num_classes:
+    else:
+        num_classes = positive_int(num_classes, "to_categorical: num_classes", floats=False)  # NumPy ints too
+    if y.size and y.max() >= num_classes:
         raise ValueError(f"to_categorical: label {int(y.max())} is out of range for num_classes={num_classes}")
     out = np.zeros(y.shape + (num_classes,), dtype=dtype)
     np.put_along_axis(out, y[..., None], 1, axis=-1)
@@ -34,8 +37,9 @@ def to_categorical(y, num_classes=None, dtype="float32"):
 def set_random_seed(seed):
     """Seed every random source nnscratch uses (weights, dropout masks, shuffling) and Python's
     ``random``, so that a run is bit-for-bit reproducible."""
-    if not isinstance(seed, int) or isinstance(seed, bool):
+    if as_int(seed, floats=False) is None:  # NumPy integers too; not 3.0 (Keras refuses it)
         raise TypeError(f"set_random_seed: seed must be an int, received {seed!r}")
+    seed = as_int(seed)
     random.seed(seed)
     backend.set_seed(seed)
 

@@ -135,6 +135,13 @@ def is_array(x) -> bool:
     return _is_cupy(x) or _is_emulated(x)
 
 
+def backend_of(x) -> str:
+    """The backend an array lives on: 'numpy', 'cupy' or 'emulated'."""
+    if _is_emulated(x):
+        return "emulated"
+    return "cupy" if _is_cupy(x) else "numpy"
+
+
 def is_device_array(x) -> bool:
     """True for a cupy or emulated device array (False for numpy arrays)."""
     return _is_cupy(x) or _is_emulated(x)

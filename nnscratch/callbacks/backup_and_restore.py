@@ -9,6 +9,10 @@ A checkpoint holds everything that decides what the rest of a run computes:
   layer's own mask generator;
 * the History so far.
 
+It also records a fingerprint of what the rest of the run depends on (number of samples, batch
+size, a hash of x and y, the model's architecture: ``fit_fingerprint.py``); resuming with a
+different one is refused (ValueError naming what changed) before anything is restored.
+
 Resuming from it on the NumPy backend with the same data gives final weights identical, bit
 for bit, to those of an uninterrupted run. Checkpoints are written atomically (temporary file,
 fsync, rename), so an interruption while saving leaves the previous checkpoint whole.
@@ -22,6 +26,8 @@ import numpy as np
 
 from nnscratch import backend
 from nnscratch.callbacks.callback import Callback
+from nnscratch.callbacks.fit_fingerprint import differences, fit_fingerprint
+from nnscratch.layers.base import as_int
 from nnscratch.saving import npz as saving
 
 CHECKPOINT_NAME = "checkpoint.npz"
@@ -31,9 +37,10 @@ def _jsonable_rng_state(state):
     return json.loads(json.dumps(state, default=int))
 
 
-def save_training_checkpoint(model, path, epoch_logs=None):
+def save_training_checkpoint(model, path, epoch_logs=None, fingerprint=None):
     """Write weights, optimizer state, training position and RNG states to ``path`` (.npz).
-    ``epoch_logs`` = (epoch, logs) of an epoch that History has not recorded yet."""
+    ``epoch_logs`` = (epoch, logs) of an epoch that History has not recorded yet;
+    ``fingerprint`` = what the run depends on (``fit_fingerprint``), checked on resume."""
     arrays = saving.weights_to_arrays(model)
     progress = model._progress or {"epoch": 0, "step": 0, "order": None, "sums": (0.0, [], 0)}
     loss_sum, metric_sums, seen = progress["sums"]
@@ -48,6 +55,7 @@ def save_training_checkpoint(model, path, epoch_logs=None):
                        if hasattr(l, "get_rng_state") and l.get_rng_state() is not None},
         "history": {k: list(v) for k, v in model.history.history.items()} if model.history is not None else {},
         "history_epochs": list(model.history.epoch) if model.history is not None else [],
+        "fingerprint": fingerprint,
     }
     if epoch_logs is not None:  # History runs after this callback in on_epoch_end
         epoch, logs = epoch_logs
@@ -60,13 +68,22 @@ def save_training_checkpoint(model, path, epoch_logs=None):
     saving.atomic_write_bytes(path, saving.arrays_to_bytes(arrays))
 
 
-def load_training_checkpoint(model, path):
+def load_training_checkpoint(model, path, fingerprint=None):
     """Restore weights, optimizer state and RNG states from ``path``; returns the resume point
-    (epoch, step, order, running sums) for fit. Nothing changes if the file is invalid."""
+    (epoch, step, order, running sums) for fit. Nothing changes if the file is invalid or if
+    ``fingerprint`` (this fit's) differs from the one recorded in the checkpoint."""
     arrays = saving.read_arrays(path)
     if "progress/info" not in arrays:
         raise ValueError(f"{path} is a weights file, not a training checkpoint (no progress information)")
     info = json.loads(str(arrays["progress/info"]))
+    # a checkpoint written before fingerprints existed (or outside fit) has none to compare
+    changed = differences(info["fingerprint"], fingerprint) if info.get("fingerprint") and fingerprint else []
+    if changed:
+        where = os.path.dirname(os.fspath(path)) or "."
+        raise ValueError(
+            f"BackupAndRestore: the backup {path} was made by another run, so it cannot be resumed: "
+            + "; ".join(changed) + f". To start afresh, delete the backup directory {where} (or pass another "
+            "backup_dir); to resume, call fit with the data, batch_size and model of the interrupted run.")
     order = arrays.get("progress/order")
     weights = {k: v for k, v in arrays.items() if not k.startswith("progress/")}
     saving.apply_arrays(model, weights, source=path)  # validates everything before writing
@@ -95,12 +112,15 @@ class BackupAndRestore(Callback):
 
     def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
         super().__init__()
-        if save_freq != "epoch" and (not isinstance(save_freq, int) or save_freq <= 0):
-            raise ValueError(f"BackupAndRestore: save_freq must be 'epoch' or a positive int, received {save_freq!r}")
+        if save_freq != "epoch":  # NumPy ints too; not 5.0 (Keras refuses it)
+            if as_int(save_freq, floats=False) is None or save_freq <= 0:
+                raise ValueError(f"BackupAndRestore: save_freq must be 'epoch' or a positive int, received {save_freq!r}")
+            save_freq = as_int(save_freq)
         self.backup_dir = os.fspath(backup_dir)
         self.save_freq = save_freq
         self.delete_checkpoint = delete_checkpoint
         self._steps = 0
+        self._fingerprint = None
 
     @property
     def path(self):
@@ -108,21 +128,23 @@ class BackupAndRestore(Callback):
 
     def on_train_begin(self, logs=None):
         self._steps = 0
+        self._fingerprint = fit_fingerprint(self.model)
         if os.path.exists(self.path):
-            point = load_training_checkpoint(self.model, self.path)
+            point = load_training_checkpoint(self.model, self.path, self._fingerprint)
             self.model._resume_point = point
             print(f"BackupAndRestore: resuming from {self.path} at epoch {point['epoch'] + 1}, step {point['step']}")
 
     def on_train_batch_end(self, batch, logs=None):
         self._steps += 1
         if isinstance(self.save_freq, int) and self._steps % self.save_freq == 0:
-            save_training_checkpoint(self.model, self.path)
+            save_training_checkpoint(self.model, self.path, fingerprint=self._fingerprint)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.save_freq == "epoch":
             # the position after a finished epoch is the start of the next one
             self.model._progress = {"epoch": epoch + 1, "step": 0, "order": None, "sums": (0.0, [], 0)}
-            save_training_checkpoint(self.model, self.path, epoch_logs=(epoch, dict(logs or {})))
+            save_training_checkpoint(self.model, self.path, epoch_logs=(epoch, dict(logs or {})),
+                                     fingerprint=self._fingerprint)
 
     def on_train_end(self, logs=None):
         finished = not getattr(self.model, "_interrupted", False) and not getattr(self.model, "stop_reason", None)

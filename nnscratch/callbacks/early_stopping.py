@@ -4,6 +4,7 @@ from __future__ import annotations
 import warnings
 
 from nnscratch.callbacks.monitor import _MonitorCallback
+from nnscratch.layers.base import non_negative_int
 
 
 class EarlyStopping(_MonitorCallback):
@@ -17,8 +18,10 @@ class EarlyStopping(_MonitorCallback):
     def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto", baseline=None,
                  restore_best_weights=False, start_from_epoch=0):
         super().__init__(monitor, mode, min_delta)
-        self.patience, self.verbose, self.baseline = int(patience), verbose, baseline
-        self.restore_best_weights, self.start_from_epoch = bool(restore_best_weights), int(start_from_epoch)
+        self.patience = non_negative_int(patience, "EarlyStopping: patience")  # NumPy ints and 2.0, as Keras
+        self.verbose, self.baseline = verbose, baseline
+        self.restore_best_weights = bool(restore_best_weights)
+        self.start_from_epoch = non_negative_int(start_from_epoch, "EarlyStopping: start_from_epoch")
         self.wait = self.stopped_epoch = self.best_epoch = 0
         self.best_weights = None
 

@@ -6,6 +6,7 @@ import warnings
 
 from nnscratch.callbacks.callback import Callback
 from nnscratch.callbacks.monitor import _MonitorCallback
+from nnscratch.layers.base import non_negative_int
 
 
 class LearningRateScheduler(Callback):
@@ -46,8 +47,9 @@ class ReduceLROnPlateau(_MonitorCallback):
         super().__init__(monitor, mode, min_delta)
         if factor >= 1.0:
             raise ValueError(f"ReduceLROnPlateau does not support a factor >= 1.0, received factor={factor}")
-        self.factor, self.patience, self.verbose = float(factor), int(patience), verbose
-        self.cooldown, self.min_lr = int(cooldown), float(min_lr)
+        self.factor, self.verbose, self.min_lr = float(factor), verbose, float(min_lr)
+        self.patience = non_negative_int(patience, "ReduceLROnPlateau: patience")  # NumPy ints and 2.0, as Keras
+        self.cooldown = non_negative_int(cooldown, "ReduceLROnPlateau: cooldown")
         self.cooldown_counter = self.wait = 0
 
     def on_train_begin(self, logs=None):

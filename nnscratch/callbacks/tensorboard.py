@@ -5,6 +5,7 @@ import os
 
 from nnscratch import backend
 from nnscratch.callbacks.callback import Callback
+from nnscratch.layers.base import as_int
 
 
 class TensorBoard(Callback):
@@ -17,12 +18,14 @@ class TensorBoard(Callback):
 
     def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, update_freq="epoch"):
         super().__init__()
-        if not isinstance(histogram_freq, int) or histogram_freq < 0:
+        if as_int(histogram_freq, floats=False) is None or histogram_freq < 0:  # NumPy ints too
             raise ValueError(f"TensorBoard: histogram_freq must be a non-negative int, received {histogram_freq!r}")
+        histogram_freq = as_int(histogram_freq)
         if update_freq == "batch":
             update_freq = 1
-        if update_freq != "epoch" and (not isinstance(update_freq, int) or update_freq <= 0):
+        if update_freq != "epoch" and (as_int(update_freq, floats=False) is None or update_freq <= 0):
             raise ValueError(f"TensorBoard: update_freq must be 'epoch', 'batch' or a positive int, received {update_freq!r}")
+        update_freq = update_freq if update_freq == "epoch" else as_int(update_freq)
         self.log_dir, self.histogram_freq, self.write_graph = os.fspath(log_dir), histogram_freq, write_graph
         self.update_freq = update_freq
         self._writers, self._step = {}, 0

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from nnscratch import activations, backend
-from nnscratch.layers.base import Layer, named_lookup
+from nnscratch.layers.base import Layer, as_int, named_lookup
 
 
 class Activation(Layer):
@@ -136,6 +136,7 @@ class Softmax(Activation):
     """
 
     def __init__(self, axis=-1, **kwargs):
+        axis = axis if as_int(axis) is None else as_int(axis)  # NumPy ints and -1.0 as ints (Keras accepts them)
         super().__init__(activations.Softmax(axis=axis), **kwargs)
         self.axis = axis
 

@@ -26,24 +26,39 @@ from nnscratch import backend, config, initializers
 from nnscratch.naming import snake_case, unique_name
 
 
-def as_int(value):
-    """``value`` as a Python int if it is an integral number (int, NumPy integer, or an integral
-    float such as 8.0, which Keras accepts), else None. Booleans are not numbers here."""
+def as_int(value, floats=True):
+    """``value`` as a Python int if it is an integral number (int, NumPy integer, or, with
+    ``floats``, an integral float such as 8.0, which Keras accepts in some places), else None.
+    Booleans are not numbers here."""
     if isinstance(value, bool) or (hasattr(value, "dtype") and getattr(value.dtype, "kind", "") == "b"):
         return None
     if isinstance(value, numbers.Integral):
         return int(value)
-    if isinstance(value, numbers.Real) and float(value).is_integer():
+    if floats and isinstance(value, numbers.Real) and float(value).is_integer():
         return int(value)
     return None
 
 
-def positive_int(value, what):
-    """``value`` as a positive Python int, or a ValueError naming ``what``."""
-    v = as_int(value)
+def positive_int(value, what, floats=True):
+    """``value`` as a positive Python int, or a ValueError naming ``what`` (``floats=False``:
+    8.0 is refused too, where Keras refuses it)."""
+    v = as_int(value, floats)
     if v is None or v <= 0:
         raise ValueError(f"{what} must be a positive integer, received {value!r}")
     return v
+
+
+def non_negative_int(value, what, floats=True):
+    """``value`` as a Python int >= 0, or a ValueError naming ``what``."""
+    v = as_int(value, floats)
+    if v is None or v < 0:
+        raise ValueError(f"{what} must be a non-negative integer, received {value!r}")
+    return v
+
+
+def int_dims(shape):
+    """A shape with its NumPy-integer dimensions as Python ints (None and the rest unchanged)."""
+    return tuple(d if as_int(d, floats=False) is None else as_int(d, floats=False) for d in shape)
 
 
 def standardize_tuple(value, n: int, arg: str, allow_zero: bool = False):
@@ -124,7 +139,7 @@ class Layer:
             input_shape = tuple(batch_input_shape)[1:]
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
-        self._declared_input_shape = tuple(input_shape) if input_shape is not None else None
+        self._declared_input_shape = int_dims(input_shape) if input_shape is not None else None
         self.trainable = trainable
         self.dtype = dtype
         self.params: dict = {}

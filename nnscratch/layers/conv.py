@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from nnscratch import activations, backend, initializers
 from nnscratch.layers import im2col as im
-from nnscratch.layers.base import (Layer, named_lookup, shape_str, standardize_data_format, standardize_padding,
+from nnscratch.layers.base import (Layer, named_lookup, positive_int, shape_str, standardize_data_format, standardize_padding,
                                    standardize_tuple)
 
 
@@ -47,9 +47,7 @@ class Conv2D(Layer):
                  dilation_rate=(1, 1), activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(filters, int) or isinstance(filters, bool) or filters <= 0:
-            raise ValueError(f"Conv2D '{self.name}': filters must be a positive integer, received {filters!r}")
-        self.filters = filters
+        self.filters = positive_int(filters, f"Conv2D '{self.name}': filters", floats=False)  # NumPy ints; not 8.0 (Keras)
         self.kernel_size = standardize_tuple(kernel_size, 2, f"Conv2D '{self.name}': kernel_size")
         self.strides = standardize_tuple(strides, 2, f"Conv2D '{self.name}': strides")
         self.padding = standardize_padding(padding, f"Conv2D '{self.name}'")

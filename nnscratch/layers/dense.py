@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from nnscratch import activations, backend, initializers
-from nnscratch.layers.base import Layer, named_lookup, shape_str
+from nnscratch.layers.base import Layer, named_lookup, positive_int, shape_str
 
 
 class Dense(Layer):
@@ -37,9 +37,7 @@ class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
-            raise ValueError(f"Dense '{self.name}': units must be a positive integer, received {units!r}")
-        self.units = units
+        self.units = positive_int(units, f"Dense '{self.name}': units", floats=False)  # NumPy ints too; not 3.0 (Keras)
         self.activation = named_lookup(f"Dense '{self.name}'", activations.get, activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = named_lookup(f"Dense '{self.name}'", initializers.get, kernel_initializer)

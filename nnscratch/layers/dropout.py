@@ -1,8 +1,10 @@
 """Dropout (inverted): active only when training."""
 from __future__ import annotations
 
+import numbers
+
 from nnscratch import backend
-from nnscratch.layers.base import Layer
+from nnscratch.layers.base import Layer, non_negative_int
 
 
 class Dropout(Layer):
@@ -24,11 +26,11 @@ class Dropout(Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate < 1:
+        if not isinstance(rate, numbers.Real) or isinstance(rate, bool) or not 0 <= rate < 1:  # NumPy floats too
             raise ValueError(f"Dropout '{self.name}': rate must be a float in [0, 1), received {rate!r}")
         self.rate = float(rate)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
-        self.seed = seed
+        self.seed = None if seed is None else non_negative_int(seed, f"Dropout '{self.name}': seed", floats=False)
         self._rng = None
 
     def build(self, input_shape):

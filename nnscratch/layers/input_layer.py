@@ -1,7 +1,7 @@
 """Input: the symbolic placeholder that starts a model (``nn.Input(shape=(28, 28))``)."""
 from __future__ import annotations
 
-from nnscratch.layers.base import Layer
+from nnscratch.layers.base import Layer, as_int, int_dims
 from nnscratch.layers.symbolic import SymbolicTensor
 
 
@@ -13,10 +13,10 @@ class InputLayer(Layer):
             shape = kwargs.pop("input_shape")
         if shape is None:
             raise ValueError("Input: shape is required, e.g. nn.Input(shape=(28, 28))")
-        if isinstance(shape, int):
+        if as_int(shape, floats=False) is not None:
             shape = (shape,)
-        shape = tuple(shape)
-        if any(d is not None and (not isinstance(d, int) or d <= 0) for d in shape):
+        shape = int_dims(shape)  # NumPy integers as ints; 3.0 is refused below, as Keras refuses it
+        if any(d is not None and (not isinstance(d, int) or isinstance(d, bool) or d <= 0) for d in shape):
             raise ValueError(f"Input: shape must contain positive integers or None, received {shape!r}")
         super().__init__(name=name, input_shape=shape, dtype=dtype, **kwargs)
         self.batch_size = batch_size

@@ -12,7 +12,7 @@ functional model adds each one to the gradient of the tensor that fed that input
 from __future__ import annotations
 
 from nnscratch import backend
-from nnscratch.layers.base import Layer, shape_str, symbolic_input
+from nnscratch.layers.base import Layer, as_int, shape_str, symbolic_input
 
 
 class _Merge(Layer):
@@ -175,9 +175,9 @@ class Concatenate(_Merge):
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(axis, int) or isinstance(axis, bool):
+        if as_int(axis, floats=False) is None:  # NumPy ints too; not -1.0 (Keras fails on it)
             raise TypeError(f"Concatenate '{self.name}': axis must be an int, received {axis!r}")
-        self.axis = axis
+        self.axis = as_int(axis)
 
     def _norm_axis(self, rank):
         axis = self.axis + rank if self.axis < 0 else self.axis

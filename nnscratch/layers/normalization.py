@@ -3,7 +3,7 @@ statistics (inference), then scale and shift."""
 from __future__ import annotations
 
 from nnscratch import backend, initializers
-from nnscratch.layers.base import Layer, shape_str
+from nnscratch.layers.base import Layer, as_int, shape_str
 
 
 class BatchNormalization(Layer):
@@ -43,13 +43,13 @@ class BatchNormalization(Layer):
                  beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
                  moving_variance_initializer="ones", **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(axis, int) or isinstance(axis, bool):
+        if as_int(axis) is None:  # NumPy ints and -1.0, as Keras
             raise TypeError(f"BatchNormalization '{self.name}': axis must be an int, received {axis!r}")
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"BatchNormalization '{self.name}': momentum must be in [0, 1], received {momentum!r}")
         if epsilon <= 0:
             raise ValueError(f"BatchNormalization '{self.name}': epsilon must be positive, received {epsilon!r}")
-        self.axis, self.momentum, self.epsilon = axis, float(momentum), float(epsilon)
+        self.axis, self.momentum, self.epsilon = as_int(axis), float(momentum), float(epsilon)
         self.center, self.scale = bool(center), bool(scale)
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from nnscratch import backend
-from nnscratch.layers.base import Layer, shape_str, standardize_data_format
+from nnscratch.layers.base import Layer, as_int, shape_str, standardize_data_format
 
 
 class Flatten(Layer):
@@ -71,10 +71,11 @@ class Reshape(Layer):
             target_shape = tuple(target_shape)
         except TypeError:
             raise TypeError(f"Reshape '{self.name}': target_shape must be a tuple of ints, received {target_shape!r}") from None
-        if not all(isinstance(d, int) and (d > 0 or d == -1) for d in target_shape) or target_shape.count(-1) > 1:
+        dims = tuple(as_int(d) for d in target_shape)  # NumPy ints and 2.0 (as Keras); not bools
+        if not all(d is not None and (d > 0 or d == -1) for d in dims) or dims.count(-1) > 1:
             raise ValueError(f"Reshape '{self.name}': target_shape must hold positive ints and at most one -1, "
                              f"received {target_shape!r}")
-        self.target_shape = target_shape
+        self.target_shape = dims
 
     def compute_output_shape(self, input_shape):
         size = 1
@@ -114,21 +115,21 @@ class Reshape(Layer):
 
 def _padding_pairs(padding, name):
     """1 -> ((1, 1), (1, 1)); (1, 2) -> ((1, 1), (2, 2)); ((1, 0), (2, 3)) kept (Keras's forms)."""
-    if isinstance(padding, int) and not isinstance(padding, bool):
-        pairs = ((padding, padding), (padding, padding))
+    if as_int(padding, floats=False) is not None:  # NumPy ints too
+        pairs = ((as_int(padding),) * 2,) * 2
     else:
         try:
             p = tuple(padding)
             if len(p) != 2:
                 raise ValueError
-            pairs = tuple((q, q) if isinstance(q, int) else tuple(q) for q in p)
+            pairs = tuple((q, q) if as_int(q, floats=False) is not None else tuple(q) for q in p)
         except (TypeError, ValueError):
             raise ValueError(f"ZeroPadding2D '{name}': padding must be an int, (sym_h, sym_w) or "
                              f"((top, bottom), (left, right)), received {padding!r}") from None
     flat = [v for pair in pairs for v in pair]
-    if any(len(pair) != 2 for pair in pairs) or not all(isinstance(v, int) and v >= 0 for v in flat):
+    if any(len(pair) != 2 for pair in pairs) or not all(as_int(v, floats=False) is not None and v >= 0 for v in flat):
         raise ValueError(f"ZeroPadding2D '{name}': padding amounts must be non-negative ints, received {padding!r}")
-    return pairs
+    return tuple((int(a), int(b)) for a, b in pairs)
 
 
 class ZeroPadding2D(Layer):

@@ -3,7 +3,9 @@ straight line, and moved to the device (Keras's ``data_adapters``, for in-memory
 
 ``prepare_x(model, x)``: convert to an array -> numeric dtype -> at least one sample -> build
 the model if it is not built -> shape against the model's input -> NaN/Inf (only with
-``nn.config.set_check_numerics(True)``) -> device, in ``backend.floatx()``. Models with several
+``nn.config.set_check_numerics(True)``) -> the weights on the current backend (``device.py``)
+-> device, in the weights' dtype (``backend.floatx()``, or a warning if that changed since the
+model was built). Models with several
 inputs take a list of arrays, one per input, which must agree on the number of samples.
 
 ``prepare_y(model, y, n)``: convert -> same number of samples as x -> the loss checks the
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 from nnscratch import backend, config
 from nnscratch.layers.base import positive_int
+from nnscratch.models.device import check_weights_backend, input_dtype, weights_dtype
 
 
 class OutputSpec:
@@ -80,13 +83,16 @@ def prepare_x(model, x, name="inputs"):
             raise ValueError(f"x: the input arrays have different numbers of samples {counts}; they must match")
         for t, a in zip(model.inputs, arrays):
             _check_one(model, a, f"input '{t.layer.name}'", tuple(t.shape[1:]), t.layer.name)
-        return [backend.to_device(a, dtype=backend.floatx()) for a in arrays], counts[0]
+        check_weights_backend(model)
+        dtype = input_dtype(model)
+        return [backend.to_device(a, dtype=dtype) for a in arrays], counts[0]
     x = _as_array(x, "x")
     if x.ndim and x.shape[0] and not model.built:
         model.build((None,) + tuple(x.shape[1:]))
     expected = tuple(model.input_shape[1:]) if model.built else None
     _check_one(model, x, name, expected, model.layers[0].name if model.layers else "?")
-    return backend.to_device(x, dtype=backend.floatx()), x.shape[0]
+    check_weights_backend(model)  # the backend or floatx may have changed since the model was built
+    return backend.to_device(x, dtype=input_dtype(model)), x.shape[0]
 
 
 def prepare_y(model, y, n):
@@ -97,5 +103,5 @@ def prepare_y(model, y, n):
     if y.ndim == 0 or y.shape[0] != n:
         raise ValueError(f"Model '{model.name}': x has {n} samples but y has {y.shape[0] if y.ndim else 0}; "
                          "they must match")
-    spec = OutputSpec((n,) + tuple(model.output_shape[1:]), backend.floatx())
+    spec = OutputSpec((n,) + tuple(model.output_shape[1:]), weights_dtype(model))
     return model.loss.check_labels(y, spec)

@@ -10,7 +10,7 @@ import contextlib
 
 from nnscratch import backend, losses as losses_mod, metrics as metrics_mod, optimizers as optimizers_mod
 from nnscratch import saving
-from nnscratch.models import stepping
+from nnscratch.models import device, stepping
 from nnscratch.models.summary import summary as _summary
 from nnscratch.models.trainer import Trainer
 from nnscratch.saving import model_file
@@ -176,7 +176,13 @@ class Model(Trainer):
     def __call__(self, x, training=False):
         if getattr(x, "_is_symbolic", False):
             return x.record_call(self, x)
+        device.check_weights_backend(self)
         return self.forward(backend.to_device(x), training=training)  # host arrays move to the device
+
+    def to(self, backend_name):
+        """Move weights, gradients, layer state and optimizer slots to ``backend_name`` (after
+        ``nn.backend.set_backend(backend_name)``); returns the model (``models/device.py``)."""
+        return device.move_model(self, backend_name)
 
     # ------------------------------------------------------------------ saving / summary
     def save_weights(self, path):

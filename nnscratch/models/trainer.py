@@ -78,6 +78,8 @@ class Trainer:
             yv = prepare_y(self, validation_data[1], nv)
         metric_fns = self._metric_fns(y_dev.shape)
         steps = math.ceil(n / batch_size)
+        # what BackupAndRestore fingerprints (N, batch size, a hash of x and y) to refuse a foreign backup
+        self._fit_fingerprint_source = (x_dev, y_dev, batch_size)
 
         history = History()
         cbs = CallbackList(list(callbacks or []) + [history], model=self,
@@ -119,6 +121,7 @@ class Trainer:
                 if self.stop_training:
                     break
             cbs.on_train_end(logs)
+        self._fit_fingerprint_source = None  # do not keep the training data alive after fit
         return history
 
     # ------------------------------------------------------------------ evaluate / predict

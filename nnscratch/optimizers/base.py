@@ -12,6 +12,7 @@ parameter's own device. Parameters are updated in place.
 from __future__ import annotations
 
 import math
+import numbers
 
 from nnscratch import backend
 from nnscratch.optimizers import schedules
@@ -30,7 +31,7 @@ class Optimizer:
             self._schedule = learning_rate
             self._lr = None
         else:
-            if not isinstance(learning_rate, (int, float)) or isinstance(learning_rate, bool) or learning_rate < 0:
+            if not isinstance(learning_rate, numbers.Real) or isinstance(learning_rate, bool) or learning_rate < 0:
                 raise ValueError(
                     f"{type(self).__name__}: learning_rate must be a non-negative float or a schedule, received {learning_rate!r}"
                 )

@@ -3,6 +3,7 @@ before the update, so the first update uses step 0."""
 from __future__ import annotations
 
 import math
+import numbers
 
 
 class LearningRateSchedule:
@@ -21,7 +22,7 @@ class LearningRateSchedule:
 
 def _check_positive(cls, **values):
     for k, v in values.items():
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0:
+        if not isinstance(v, numbers.Real) or isinstance(v, bool) or v <= 0:  # NumPy numbers too
             raise ValueError(f"{cls}: {k} must be a positive number, received {v!r}")
 
 
@@ -32,7 +33,7 @@ class _DecaySchedule(LearningRateSchedule):
         cls = type(self).__name__
         _check_positive(cls, initial_learning_rate=initial_learning_rate, decay_steps=decay_steps)
         self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = decay_steps
+        self.decay_steps = int(decay_steps) if float(decay_steps).is_integer() else float(decay_steps)  # JSON-safe
         self.decay_rate = float(decay_rate)
         self.staircase = bool(staircase)
         self.name = name or cls
