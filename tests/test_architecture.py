@@ -23,7 +23,7 @@ RANKS = {
     "nnscratch.models": 8, "nnscratch.export": 8,
     "nnscratch.data": 9, "nnscratch.datasets": 9, "nnscratch.utils": 9, "nnscratch.preprocessing": 9,
     "nnscratch.debug": 10, "nnscratch.plot": 10, "nnscratch.exercises": 11, "nnscratch.bench": 11,
-    "nnscratch.presets": 11, "nnscratch.cli": 12, "nnscratch.cli_exercise": 12, "nnscratch.version": 0,
+    "nnscratch.presets": 11, "nnscratch.cli": 12, "nnscratch.version": 0,
     "nnscratch.__main__": 13, "nnscratch": 13,
 }
 
