@@ -94,7 +94,8 @@ def _plain_lines(lines):
             # a line break of the source is kept where both lines start a line of their own (at
             # the docstring's left margin): "Input shape: ..." then "Output shape: ..."; wrapped
             # prose inside an Args entry (indented) flows as one paragraph
-            hard = (nxt.strip() and not line[:1].isspace() and not nxt[:1].isspace()
+            hard = (nxt.strip() and not nxt[:1].isspace()
+                    and (not line[:1].isspace() or re.match(r"[A-Z][\w /]{0,25}:", nxt))
                     and not stripped.endswith(":") and stripped not in _SECTION_HEADS)
             out.append(_escape_text(line) + ("  " if hard else ""))
         prev_blank = not stripped
