@@ -14,6 +14,7 @@ A Math line the converter cannot handle is reported with ``logger.warning``, whi
 """
 from __future__ import annotations
 
+import ast
 import logging
 import re
 import sys
@@ -111,6 +112,24 @@ def out_is_section(out):
 
 
 class NnscratchDocstrings(griffe.Extension):
+    def on_module_members(self, *, node, mod, **kwargs):
+        """``A, B = X, Y`` at module level (``GlobalAvgPool2D, GlobalMaxPool2D = ...``) is not
+        seen by griffe's visitor: register each exported name as an alias of its value."""
+        body = getattr(node, "body", None)
+        if not isinstance(body, list):
+            return
+        for stmt in body:
+            if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                    and isinstance(stmt.targets[0], ast.Tuple) and isinstance(stmt.value, ast.Tuple)):
+                continue
+            for target, value in zip(stmt.targets[0].elts, stmt.value.elts):
+                if (isinstance(target, ast.Name) and isinstance(value, ast.Name)
+                        and target.id not in mod.members and value.id in mod.members):
+                    source = mod.members[value.id]
+                    path = source.target_path if source.is_alias else source.path
+                    mod.set_member(target.id, griffe.Alias(target.id, path, parent=mod,
+                                                           lineno=stmt.lineno, endlineno=stmt.end_lineno))
+
     def on_object(self, *, obj, **kwargs):
         if obj.is_alias or obj.docstring is None and not (obj.is_class or obj.is_function or obj.is_module):
             return
