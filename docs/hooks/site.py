@@ -69,6 +69,8 @@ def on_files(files, config):
         files.append(File.generated(
             config, f"source/{rel}.md",
             content=f"---\nsearch:\n  exclude: true\n---\n\n# `{rel}`\n\n{fence}python linenums=\"1\"\n{code}{fence}\n"))
+    for image in included_images(config, files):
+        files.append(File.generated(config, f"included/{image}", abs_src_path=str(ROOT / image)))
     for page, content, images in tutorials():
         if page not in existing:
             files.append(File.generated(config, page, content=content))
@@ -80,9 +82,28 @@ def on_files(files, config):
 def on_page_markdown(markdown, page, config, files):
     if "<!-- nn:cli -->" in markdown:
         markdown = markdown.replace("<!-- nn:cli -->", cli_help())
+    depth = page.file.src_uri.count("/")
     for m in list(re.finditer(r"<!-- nn:include (\S+) -->", markdown)):
-        markdown = markdown.replace(m.group(0), include(m.group(1)))
+        markdown = markdown.replace(m.group(0), include(m.group(1), "../" * depth))
     return markdown
+
+
+_INCLUDE = re.compile(r"<!-- nn:include (\S+) -->")
+_IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
+
+
+def included_images(config, files):
+    """Repository images that included files show (copied into the site under included/)."""
+    found = []
+    for f in files.documentation_pages():
+        if f.abs_src_path and Path(f.abs_src_path).exists():
+            for m in _INCLUDE.finditer(Path(f.abs_src_path).read_text()):
+                base = Path(m.group(1)).parent
+                for img in _IMAGE.finditer((ROOT / m.group(1)).read_text()):
+                    rel = (base / img.group(2)).as_posix()
+                    if not re.match(r"[a-z]+:", img.group(2)) and (ROOT / rel).is_file():
+                        found.append(rel)
+    return sorted(set(found))
 
 
 # ----------------------------------------------------------------------------- CLI and includes
@@ -91,30 +112,43 @@ def cli_help():
     from nnscratch import cli
 
     parser = cli.build_parser()
-    os.environ.setdefault("COLUMNS", "100")
-    parts = ["```text\n$ nnscratch --help\n" + parser.format_help().rstrip() + "\n```"]
-    for action in parser._actions:  # argparse keeps subparsers here; no public accessor
-        if action.__class__.__name__ == "_SubParsersAction":
-            for name, sub in action.choices.items():
-                parts.append(f"### `nnscratch {name}`\n\n```text\n$ nnscratch {name} --help\n"
-                             + sub.format_help().rstrip() + "\n```")
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "88"  # argparse wraps to the terminal width: fix it for the page
+    try:
+        parts = ["```text\n$ nnscratch --help\n" + parser.format_help().rstrip() + "\n```"]
+        for action in parser._actions:  # argparse keeps subparsers here; no public accessor
+            if action.__class__.__name__ == "_SubParsersAction":
+                for name, sub in action.choices.items():
+                    parts.append(f"### `nnscratch {name}`\n\n```text\n$ nnscratch {name} --help\n"
+                                 + sub.format_help().rstrip() + "\n```")
+    finally:
+        if saved is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = saved
     return "\n\n".join(parts)
 
 
-def include(relpath):
-    """A repository file, headings one level down, its relative links turned into plain text
-    (they point into the repository, not into the site)."""
+def include(relpath, to_root=""):
+    """A repository file, headings one level down; its images are shown (copied under
+    included/), its other relative links become plain text (they point into the repository)."""
     text = (ROOT / relpath).read_text()
     text = re.sub(r"^(#+) ", lambda m: "#" + m.group(1) + " ", text, flags=re.M)
     base = Path(relpath).parent
 
+    def image(m):
+        rel = (base / m.group(2)).as_posix()
+        if re.match(r"[a-z]+:", m.group(2)) or not (ROOT / rel).is_file():
+            return m.group(0)
+        return f"![{m.group(1)}]({to_root}included/{rel})"
+
     def link(m):
         target = m.group(2)
-        if re.match(r"[a-z]+:", target):
+        if re.match(r"[a-z]+:", target) or target.startswith("#"):
             return m.group(0)
         return f"{m.group(1)} (`{(base / target).as_posix()}`)"
 
-    text = re.sub(r"!\[([^\]]*)\]\(([^)]+)\)", link, text)
+    text = _IMAGE.sub(image, text)
     return re.sub(r"(?<!!)\[([^\]]*)\]\(([^)]+)\)", link, text)
 
 
