@@ -41,7 +41,11 @@ def source_page(relpath: str) -> str:
 
 
 def _escape_text(line: str) -> str:
-    """Escape Markdown emphasis and raw-HTML characters outside inline code."""
+    """Escape Markdown emphasis and raw-HTML characters outside inline code (a leading ``* ``
+    bullet stays a bullet)."""
+    m = re.match(r"(\s*[*-] )(.*)$", line)
+    if m:
+        return m.group(1) + _escape_text(m.group(2))
     out = []
     for m in re.finditer(r"(``[^`]+``|`[^`]+`)|([^`]+|`)", line):
         if m.group(1):
