@@ -4,7 +4,7 @@ Every layer, loss and optimizer has a forward pass and a hand-written backward p
 follows Keras 3, so ``import nnscratch as nn`` stands in for ``tf.keras``.
 """
 from nnscratch import (activations, backend, callbacks, config, debug, initializers, layers, losses, metrics, models,
-                       optimizers, utils)
+                       optimizers, ops, utils)
 from nnscratch.layers import Input
 from nnscratch.models import Model, Sequential
 
@@ -21,4 +21,4 @@ def __getattr__(name):
 
 
 __all__ = ["Sequential", "Model", "Input", "layers", "losses", "optimizers", "activations", "initializers",
-           "utils", "backend", "config", "debug", "callbacks", "metrics", "models"]
+           "utils", "backend", "config", "debug", "callbacks", "metrics", "models", "ops"]

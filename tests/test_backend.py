@@ -144,7 +144,7 @@ def test_scatter_add_with_tuple_index_on_2d(backend):
 
 # ----------------------------------------------------------------------------- the lint
 ENGINE = ["nnscratch/layers", "nnscratch/losses.py", "nnscratch/activations.py", "nnscratch/optimizers",
-          "nnscratch/initializers.py", "nnscratch/metrics.py", "nnscratch/models"]
+          "nnscratch/initializers.py", "nnscratch/metrics.py", "nnscratch/models", "nnscratch/ops"]
 FORBIDDEN = ("numpy", "cupy", "cupyx")
 
 
