@@ -20,9 +20,12 @@ weight names: ``self.params["kernel"]`` and ``self.grads["kernel"]``. Non-traina
 """
 from __future__ import annotations
 
+import contextlib
 import numbers
 
 from nnscratch import backend, config, initializers
+from nnscratch.layers import traced
+from nnscratch.layers.symbolic import Variable, shape_str
 from nnscratch.naming import snake_case, unique_name
 
 
@@ -93,8 +96,25 @@ def named_lookup(where, getter, identifier):
         raise type(exc)(f"{where}: {exc}") from None
 
 
-def shape_str(shape) -> str:
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+_PASS = {"depth": 0, "written": set()}
+
+
+@contextlib.contextmanager
+def backward_pass():
+    """One backward pass of a model: a layer reached more than once (a shared layer) ADDS the
+    gradients of its later calls to those of its first (each call of ``backward`` overwrites
+    ``self.grads``, so ``call_backward`` keeps the earlier sum and adds it back). Nested
+    passes (a model inside a model) join the outermost one."""
+    outer = _PASS["depth"] == 0
+    if outer:
+        _PASS["written"] = set()
+    _PASS["depth"] += 1
+    try:
+        yield
+    finally:
+        _PASS["depth"] -= 1
+        if outer:
+            _PASS["written"] = set()
 
 
 class Layer:
@@ -137,7 +157,11 @@ class Layer:
         self.output_shape = None
         self._forward_hooks: list = []
         self._backward_hooks: list = []
-        self._inbound = []  # functional-API bookkeeping
+        self._inbound = []  # functional-API bookkeeping: the inputs of the latest call
+        self._nodes = []  # every call on symbolic tensors (a shared layer has several)
+        self._traces = {}  # traced call(): {training: Trace} (see traced.py)
+        self._variables = {}  # add_weight handles by name
+        self._last_added_losses = []
 
     # ------------------------------------------------------------------ building
     def add_param(self, name, shape, initializer="zeros", trainable=True):
@@ -151,6 +175,28 @@ class Layer:
             self.state[name] = value
         self._weight_names.append((name, trainable))
         return value
+
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, name=None, **kwargs):
+        """Keras's ``add_weight``: create a parameter and return its Variable (a handle that
+        nn.ops and Python operators accept in a traced ``call``; its gradient lands in
+        ``self.grads[name]``). Default initializer: glorot_uniform (zeros for a scalar)."""
+        unsupported = sorted(k for k in kwargs if k not in ("regularizer", "constraint", "autocast", "aggregation"))
+        if unsupported:
+            raise TypeError(f"{type(self).__name__} '{self.name}': add_weight got unexpected argument(s) {unsupported}")
+        if name is None:
+            name = "variable" if "variable" not in self._variables else f"variable_{len(self._variables)}"
+        if name in self._variables:
+            raise ValueError(f"{type(self).__name__} '{self.name}': a weight named {name!r} already exists")
+        shape = tuple(shape or ())
+        if initializer is None:
+            initializer = "glorot_uniform" if len(shape) >= 2 else "zeros"
+        saved, self.dtype = self.dtype, dtype or self.dtype
+        try:
+            self.add_param(name, shape, initializer, trainable=trainable)
+        finally:
+            self.dtype = saved
+        self._variables[name] = Variable(self, name, trainable)
+        return self._variables[name]
 
     def build(self, input_shape):
         """Create parameters for inputs of ``input_shape`` (batch axis included, as None)."""
@@ -173,6 +219,8 @@ class Layer:
         return ""
 
     def _ensure_built(self, input_shape):
+        if self._traced():
+            return self._ensure_traced_built(input_shape)
         input_shape = (None,) + tuple(input_shape)[1:]
         if not self.built:
             self.check_input_shape(input_shape)
@@ -184,16 +232,25 @@ class Layer:
             )
 
     # ------------------------------------------------------------------ running
-    def __call__(self, x, training=False):
+    def __call__(self, x, *more, training=False, **kwargs):
+        if more:  # Keras's layer(a, b): several positional inputs, passed to call(a, b)
+            x, self._positional = [x, *more], True
+        if kwargs:
+            raise TypeError(f"{type(self).__name__} '{self.name}': unexpected keyword argument(s) "
+                            f"{', '.join(sorted(kwargs))}")
         symbolic = symbolic_input(x)
         if symbolic is not None:  # functional API: nn.Input(...) -> layer(tensor) records a node
             return symbolic.record_call(self, x)
-        if not backend.is_array(x):
-            raise TypeError(f"{type(self).__name__} '{self.name}': expected an array, received {type(x).__name__}")
-        x = backend.to_device(x)  # a host array joins the weights' device, as Keras converts inputs (no-op on numpy)
-        self._ensure_built(x.shape)
+        multi = isinstance(x, (list, tuple)) and self._traced()
+        xs = list(x) if multi else [x]
+        for v in xs:
+            if not backend.is_array(v) and not (multi and v is None):
+                raise TypeError(f"{type(self).__name__} '{self.name}': expected an array, received {type(v).__name__}")
+        xs = [backend.to_device(v) if v is not None else None for v in xs]  # host arrays join the weights' device
+        x = xs if multi else xs[0]
+        self._ensure_built([v.shape for v in xs if v is not None] if multi else x.shape)
         y = self.forward(x, training=training)
-        self._last_y_shape = y.shape
+        self._last_y_shape = y.shape if backend.is_array(y) else None
         for hook in self._forward_hooks:
             hook(self, x, y)
         return y
@@ -203,11 +260,13 @@ class Layer:
         tests all call it): checks the cache and dy's shape, calls ``backward(dy)`` or, with
         ``from_logits=True``, ``backward_logits(dy)`` (dy is then dL/dz at the pre-activation
         of a softmax/sigmoid output fused with its cross-entropy), then the backward hooks
-        ``hook(layer, dy, dx)``; ``layer.last_backward_at_logits`` says which path ran."""
+        ``hook(layer, dy, dx)``; ``layer.last_backward_at_logits`` says which path ran.
+        Within a model's backward pass, a second call on the same layer (a shared layer)
+        adds its parameter gradients to the first's."""
         if not self.cache:
             raise RuntimeError(f"{type(self).__name__} '{self.name}': backward() called before forward()")
         out_shape = getattr(self, "_last_y_shape", None)
-        if out_shape is not None and tuple(dy.shape) != tuple(out_shape):
+        if dy is not None and out_shape is not None and tuple(dy.shape) != tuple(out_shape):
             raise ValueError(
                 f"{type(self).__name__} '{self.name}': dy must have the output's shape {tuple(out_shape)}, "
                 f"received {tuple(dy.shape)}"
@@ -215,16 +274,176 @@ class Layer:
         if from_logits and not hasattr(self, "backward_logits"):
             raise TypeError(f"{type(self).__name__} '{self.name}' has no fused logits backward")
         self.last_backward_at_logits = bool(from_logits)
+        again = _PASS["depth"] > 0 and id(self) in _PASS["written"]
+        earlier = {k: g.copy() for k, g in self.grads.items()} if again else None
         dx = self.backward_logits(dy) if from_logits else self.backward(dy)
+        if again:
+            for k, g in earlier.items():
+                self.grads[k] += g  # dL/dW sums over every call of the layer
+        if _PASS["depth"] > 0:
+            _PASS["written"].add(id(self))
         for hook in self._backward_hooks:
             hook(self, dy, dx)
         return dx
 
     def forward(self, x, training=False):
-        raise NotImplementedError(f"{type(self).__name__}.forward")
+        if self._traced():
+            return self._traced_forward(x, training)
+        raise NotImplementedError(f"{type(self).__name__}.forward (define forward/backward, or call with nn.ops)")
 
     def backward(self, dy):
+        if self._traced():
+            return self._traced_backward(dy)
         raise NotImplementedError(f"{type(self).__name__}.backward")
+
+    def call(self, inputs, training=None):
+        """Keras's name. Where a layer defines ``forward``, ``call`` is an alias of calling it.
+        A subclass may define ``call`` instead of forward/backward: it is traced (traced.py)."""
+        return self(inputs, training=bool(training))
+
+    # ------------------------------------------------------------------ traced call()
+    def _traced(self):
+        """True for a subclass that defines ``call`` and not ``forward``: its call is traced."""
+        cls = type(self)
+        return cls.call is not Layer.call and cls.forward is Layer.forward
+
+    def _ensure_traced_built(self, input_shape):
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        shapes = [(None,) + tuple(s)[1:] for s in shapes]
+        build_shape = shapes if isinstance(input_shape, list) else shapes[0]
+        if not self.built:
+            if type(self).build is not Layer.build:
+                self.build(build_shape)
+            self.built = True
+            self.input_shape = build_shape
+
+    def _trace_for(self, x, training):
+        key = bool(training)
+        if key not in self._traces:
+            args = list(x) if getattr(self, "_positional", False) else [x]
+            kwargs = {"training": key} if traced.accepts(self.call, "training") else {}
+            self._traces[key] = traced.trace(self, self.call, args, kwargs, f"{type(self).__name__} '{self.name}'")
+            outs = self._traces[key].graph.outputs[:self._traces[key].n_outputs]
+            shapes = [tuple(t.shape) for t in outs]
+            self.output_shape = shapes if self._traces[key].multi_output else shapes[0]
+        return self._traces[key]
+
+    def _traced_forward(self, x, training=False):
+        tr = self._trace_for(x, training)
+        args = list(x) if getattr(self, "_positional", False) else [x]
+        outs, record, loss_values = traced.run_forward(tr, args, training)
+        self.cache = {"trace": tr, "record": record, "losses": loss_values}
+        self._last_added_losses = loss_values
+        return list(outs) if tr.multi_output else outs[0]
+
+    def _traced_backward(self, dy):
+        """Run the traced graph in reverse (each node's own backward), then write the gradients
+        of this layer's own weights (add_weight) into ``self.grads``."""
+        c = self.cache
+        tr = c["trace"]
+        dys = list(dy) if tr.multi_output else [dy]
+        with backward_pass():
+            d_inputs, var_grads = traced.run_backward(tr, c["record"], dys, c["losses"])
+        xp = backend.get_array_module(*self.grads.values()) if self.grads else None
+        by_name = {v.name: g for v, g in var_grads.values() if v.layer is self}
+        for name, buf in self.grads.items():
+            buf[...] = by_name[name] if name in by_name else xp.zeros_like(buf)  # overwrite, as every backward
+        if not self.need_input_grad:
+            return None
+        return d_inputs if getattr(self, "_positional", False) or len(d_inputs) > 1 else d_inputs[0]
+
+    def build_symbolic(self, tensors, multi):
+        """Build for symbolic inputs and return the output shape (one call on symbolic tensors)."""
+        if self._traced():
+            self._ensure_traced_built([t.shape for t in tensors] if multi else tensors[0].shape)
+            self._trace_for(tensors if multi else tensors[0], False)
+            return self.output_shape
+        if multi:
+            shapes = [(None,) + tuple(t.shape)[1:] for t in tensors]
+            if not hasattr(self, "min_inputs"):
+                raise TypeError(f"{type(self).__name__} '{self.name}' takes one input, received a list of {len(tensors)}")
+            if not self.built:
+                self.check_input_shape(shapes)
+                self.build(shapes)
+        else:
+            if hasattr(self, "min_inputs"):
+                raise TypeError(f"{type(self).__name__} '{self.name}' expects a list of inputs, received one tensor")
+            shape = (None,) + tuple(tensors[0].shape)[1:]
+            if not self.built:
+                self.check_input_shape(shape)
+                self.build(shape)
+            elif tuple(self.input_shape[1:]) != shape[1:]:
+                raise ValueError(f"{type(self).__name__} '{self.name}': built for input shape "
+                                 f"{shape_str(self.input_shape)}, received {shape_str(shape)}")
+        return self.output_shape
+
+    def _cache_state(self):
+        """What one call left for its backward (swapped per node by the graph: shared layers)."""
+        return self.cache, getattr(self, "_last_y_shape", None)
+
+    def _set_cache_state(self, state):
+        self.cache, self._last_y_shape = state
+
+    # ------------------------------------------------------------------ added losses
+    def add_loss(self, value):
+        """Add a term to the model's loss (inside a traced ``call``, computed with nn.ops);
+        its gradient flows through the same backward (Keras's ``add_loss``)."""
+        traced.add_loss_symbolic(value, f"{type(self).__name__} '{self.name}'")
+
+    @property
+    def losses(self):
+        """The added-loss values (0-d arrays) of the latest forward, inner layers included."""
+        return list(self._last_added_losses)
+
+    def _adds_loss(self):
+        return any(tr.losses for tr in self._traces.values()) or any(s._adds_loss() for s in self._sublayers())
+
+    # ------------------------------------------------------------------ sublayers
+    def _sublayers(self):
+        """Layers held as attributes (or lists of them) and the layers a traced call used."""
+        out, seen = [], {id(self)}
+        candidates = []
+        for key, value in vars(self).items():
+            if key.startswith("_") and key not in ("_layers",):
+                continue
+            candidates.extend(value if isinstance(value, (list, tuple)) else [value])
+        for tr in self._traces.values():
+            candidates.extend(tr.graph.layers())
+        for v in candidates:
+            if isinstance(v, Layer) and id(v) not in seen:
+                seen.add(id(v))
+                out.append(v)
+        return out
+
+    def _param_owners(self):
+        """This layer and every layer inside it, once each (the owners of parameters)."""
+        out, seen = [], set()
+
+        def visit(layer):  # depth first: a layer's own weights, then each sublayer's (Keras's order)
+            if id(layer) in seen:
+                return
+            seen.add(id(layer))
+            out.append(layer)
+            for sub in layer._sublayers():
+                visit(sub)
+
+        visit(self)
+        return out
+
+    def _trainable_owners(self):
+        """Like ``_param_owners``, without frozen layers and everything inside them."""
+        out, seen = [], set()
+
+        def visit(layer):
+            if id(layer) in seen or not layer.trainable:
+                return
+            seen.add(id(layer))
+            out.append(layer)
+            for sub in layer._sublayers():
+                visit(sub)
+
+        visit(self)
+        return out
 
     # ------------------------------------------------------------------ hooks
     def register_forward_hook(self, fn):
@@ -241,9 +460,22 @@ class Layer:
     def _weight_array(self, name, trainable):
         return self.params[name] if trainable else self.state[name]
 
+    def _weight_slots(self):
+        """[(owner layer, name, trainable)] in Keras order: this layer's weights (trainable, then
+        non-trainable), then those of the layers inside it (a custom layer's sublayers)."""
+        return [(layer, n, t) for layer in self._param_owners() for n, t in layer._ordered_weight_names()]
+
     @property
     def weights(self):
-        return [self._weight_array(n, t) for n, t in self._ordered_weight_names()]
+        return [layer._weight_array(n, t) for layer, n, t in self._weight_slots()]
+
+    @property
+    def trainable_weights(self):
+        return [layer.params[n] for layer, n, t in self._weight_slots() if t and layer.trainable]
+
+    @property
+    def non_trainable_weights(self):
+        return [layer._weight_array(n, t) for layer, n, t in self._weight_slots() if not (t and layer.trainable)]
 
     def _ordered_weight_names(self):
         trainable = [(n, t) for n, t in self._weight_names if t]
@@ -260,23 +492,23 @@ class Layer:
 
     def set_weights(self, weights):
         """Copy a list of arrays (Keras order) into the weights, in place. Shapes must match."""
-        names = self._ordered_weight_names()
+        slots = self._weight_slots()
         weights = list(weights)
-        if len(weights) != len(names):
+        if len(weights) != len(slots):
             raise ValueError(
-                f"{type(self).__name__} '{self.name}': expected {len(names)} weight arrays "
-                f"({', '.join(n for n, _ in names)}), received {len(weights)}"
+                f"{type(self).__name__} '{self.name}': expected {len(slots)} weight arrays "
+                f"({', '.join(n for _, n, _ in slots)}), received {len(weights)}"
             )
-        for (name, trainable), value in zip(names, weights):
-            target = self._weight_array(name, trainable)
+        for (layer, name, trainable), value in zip(slots, weights):
+            target = layer._weight_array(name, trainable)
             value = backend.to_host(value) if not backend.is_array(value) else value
             if tuple(value.shape) != tuple(target.shape):
                 raise ValueError(
-                    f"{type(self).__name__} '{self.name}': weight '{name}' has shape {tuple(target.shape)}, "
+                    f"{type(layer).__name__} '{layer.name}': weight '{name}' has shape {tuple(target.shape)}, "
                     f"received {tuple(value.shape)}"
                 )
-        for (name, trainable), value in zip(names, weights):
-            target = self._weight_array(name, trainable)
+        for (layer, name, trainable), value in zip(slots, weights):
+            target = layer._weight_array(name, trainable)
             target[...] = backend.to_device(backend.to_host(value), dtype=target.dtype)
 
     def count_params(self) -> int:
@@ -290,18 +522,21 @@ class Layer:
 
     def count_trainable_params(self) -> int:
         total = 0
-        for w in self.params.values():
-            n = 1
-            for d in w.shape:
-                n *= d
-            total += n
+        for layer in self._trainable_owners():
+            for w in layer.params.values():
+                n = 1
+                for d in w.shape:
+                    n *= d
+                total += n
         return total
 
     def cast_params(self, dtype):
-        """Cast parameters, gradients and state to ``dtype`` (e.g. float64 for gradient checks)."""
-        for d in (self.params, self.grads, self.state):
-            for k in d:
-                d[k] = d[k].astype(dtype)
+        """Cast parameters, gradients and state to ``dtype`` (e.g. float64 for gradient checks),
+        those of the layers inside this one too."""
+        for layer in self._param_owners():
+            for d in (layer.params, layer.grads, layer.state):
+                for k in d:
+                    d[k] = d[k].astype(dtype)
 
     # ------------------------------------------------------------------ config / repr
     def get_config(self):
