@@ -384,6 +384,23 @@ class Layer:
     def _set_cache_state(self, state):
         self.cache, self._last_y_shape = state
 
+    @property
+    def output(self):
+        """The symbolic output of this layer's first call on symbolic tensors (Keras's ``layer.output``)."""
+        if not self._nodes:
+            raise AttributeError(f"{type(self).__name__} '{self.name}' has never been called on a symbolic input, "
+                                 "so it has no output yet (build the model first)")
+        outs = self._nodes[0].outputs
+        return outs[0] if len(outs) == 1 else list(outs)
+
+    @property
+    def input(self):
+        """The symbolic input(s) of this layer's first call on symbolic tensors."""
+        if not self._nodes:
+            raise AttributeError(f"{type(self).__name__} '{self.name}' has never been called on a symbolic input")
+        ins = self._nodes[0].inbound
+        return ins[0] if len(ins) == 1 else list(ins)
+
     # ------------------------------------------------------------------ added losses
     def add_loss(self, value):
         """Add a term to the model's loss (inside a traced ``call``, computed with nn.ops);

@@ -169,7 +169,7 @@ def record_op(op, inputs, attrs):
     probes = [SymbolicTensor(a.shape, a.dtype) if isinstance(a, Variable) else a for a in inputs]
     spec = ops_core.output_spec(op, probes, attrs)
     node = Node(op, inputs, attrs, kind="op")
-    specs = spec if isinstance(spec[0], tuple) else (spec,)
+    specs = (spec,) if isinstance(spec[1], str) else spec  # one (shape, dtype), or one per output
     node.outputs = [SymbolicTensor(s, d, node=node, index=i) for i, (s, d) in enumerate(specs)]
     return tuple(node.outputs) if op.n_outputs != 1 else node.outputs[0]
 
@@ -255,7 +255,7 @@ def call_symbolic(layer, inputs):
 
 def connection(t):
     """Keras's 'Connected to' entry for tensor ``t``: 'layer[node][output]'."""
-    if t.node.kind == "op":
+    if t.node.kind == "op" or t.node.fn is None:
         return f"{t.node.name}[0][{t.index}]"
     nodes = getattr(t.node.fn, "_nodes", [t.node])
     index = next((i for i, n in enumerate(nodes) if n is t.node), 0)

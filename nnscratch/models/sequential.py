@@ -56,6 +56,9 @@ class Sequential(Model):
             raise ValueError(f"Sequential.add: layer '{layer.name}' is already in the model")
         if not self._layers and self._input_spec is None and layer._declared_input_shape is not None:
             self._input_spec = (None,) + tuple(layer._declared_input_shape)
+        if not self._layers and self._input_spec is None and getattr(layer, "_is_model", False) and layer.built \
+                and not isinstance(layer.input_shape, list):
+            self._input_spec = (None,) + tuple(layer.input_shape[1:])  # a built model first: its input shape
         self._layers.append(layer)
         self.built = False
         self._try_build()
