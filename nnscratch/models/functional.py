@@ -98,13 +98,18 @@ class Model(BaseModel):
 
     def build(self, input_shape=None):
         """A functional model is built when it is created; this only checks ``input_shape``."""
-        if self._graph is None:
-            return BaseModel.build(self, input_shape)
+        if self._graph is None:  # a subclassed model: build by tracing call() for this shape
+            if input_shape is None or not self._traced():
+                raise ValueError(f"Model '{self.name}': build(input_shape) needs the input shape and a call()")
+            self.build_symbolic([SymbolicTensor((None,) + tuple(input_shape)[1:])], False)
+            return None
         if input_shape is not None:
             given = [tuple(s)[1:] for s in _as_list(input_shape)] if self._multi_in else [tuple(input_shape)[1:]]
             expected = [tuple(t.shape)[1:] for t in self.inputs]
             if given != expected:
                 raise ValueError(f"Model '{self.name}': built for inputs {expected}, received {given}")
+
+    build.framework_build = True
 
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
         if self._graph is not None and self._multi_out and not isinstance(loss, (dict, list, tuple)):
