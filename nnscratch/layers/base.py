@@ -20,104 +20,17 @@ weight names: ``self.params["kernel"]`` and ``self.grads["kernel"]``. Non-traina
 """
 from __future__ import annotations
 
-import contextlib
-import numbers
-
-from nnscratch import backend, config, initializers
-from nnscratch.layers import traced
+from nnscratch import backend, initializers
+from nnscratch.layers.arguments import (as_int, named_lookup, positive_int, standardize_data_format,  # noqa: F401
+                                        standardize_padding, standardize_tuple)
+from nnscratch.layers.graph import _PASS, backward_pass  # noqa: F401  (backward_pass: re-exported)
 from nnscratch.layers.symbolic import Variable, shape_str
+from nnscratch.layers.traced import TracedCall
+from nnscratch.layers.weights import NestedWeights
 from nnscratch.naming import snake_case, unique_name
 
 
-def as_int(value):
-    """``value`` as a Python int if it is an integral number (int, NumPy integer, or an integral
-    float such as 8.0, which Keras accepts), else None. Booleans are not numbers here."""
-    if isinstance(value, bool) or (hasattr(value, "dtype") and getattr(value.dtype, "kind", "") == "b"):
-        return None
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real) and float(value).is_integer():
-        return int(value)
-    return None
-
-
-def positive_int(value, what):
-    """``value`` as a positive Python int, or a ValueError naming ``what``."""
-    v = as_int(value)
-    if v is None or v <= 0:
-        raise ValueError(f"{what} must be a positive integer, received {value!r}")
-    return v
-
-
-def standardize_tuple(value, n: int, arg: str, allow_zero: bool = False):
-    """3 -> (3, 3); (2, 3) -> (2, 3); validates positive integers (Keras's helper). NumPy
-    integers count as integers."""
-    if as_int(value) is not None and not isinstance(value, float):
-        value = (as_int(value),) * n
-    try:
-        value = tuple(value)
-    except TypeError:
-        raise TypeError(f"{arg} must be an int or a tuple of {n} ints, received {value!r}") from None
-    if len(value) != n or not all(as_int(v) is not None and not isinstance(v, float) for v in value):
-        raise ValueError(f"{arg} must be an int or a tuple of {n} ints, received {value!r}")
-    value = tuple(as_int(v) for v in value)
-    lowest = 0 if allow_zero else 1
-    if any(v < lowest for v in value):
-        raise ValueError(f"{arg} must be {'non-negative' if allow_zero else 'positive'}, received {value!r}")
-    return value
-
-
-def standardize_padding(padding, where="") -> str:
-    """'VALID' -> 'valid'; anything but 'valid'/'same' is a ValueError (``where`` names the layer)."""
-    p = str(padding).lower()
-    if p not in ("valid", "same"):
-        raise ValueError(f"{where + ': ' if where else ''}padding must be one of 'valid', 'same', received {padding!r}")
-    return p
-
-
-def standardize_data_format(data_format, where="") -> str:
-    """None -> ``config.image_data_format()`` ('channels_last', as Keras)."""
-    if data_format is None:
-        return config.image_data_format()
-    df = str(data_format).lower()
-    if df not in ("channels_last", "channels_first"):
-        raise ValueError(
-            f"{where + ': ' if where else ''}data_format must be one of 'channels_last', 'channels_first', "
-            f"received {data_format!r}"
-        )
-    return df
-
-
-def named_lookup(where, getter, identifier):
-    """``getter(identifier)`` (e.g. activations.get) with the layer named in its error."""
-    try:
-        return getter(identifier)
-    except (ValueError, TypeError) as exc:
-        raise type(exc)(f"{where}: {exc}") from None
-
-
-_PASS = {"depth": 0, "written": set()}
-
-
-@contextlib.contextmanager
-def backward_pass():
-    """One backward pass of a model: a layer reached more than once (a shared layer) ADDS the
-    gradients of its later calls to those of its first (each call of ``backward`` overwrites
-    ``self.grads``, so ``call_backward`` keeps the earlier sum and adds it back). Nested
-    passes (a model inside a model) join the outermost one."""
-    outer = _PASS["depth"] == 0
-    if outer:
-        _PASS["written"] = set()
-    _PASS["depth"] += 1
-    try:
-        yield
-    finally:
-        _PASS["depth"] -= 1
-        if outer:
-            _PASS["written"] = set()
-
-
-class Layer:
+class Layer(TracedCall, NestedWeights):
     """Base class of every layer. Subclasses override ``build``, ``compute_output_shape``,
     ``forward`` and ``backward`` (and ``get_config`` for their own arguments)."""
 
@@ -293,6 +206,8 @@ class Layer:
             return self._traced_forward(x, training)
         raise NotImplementedError(f"{type(self).__name__}.forward (define forward/backward, or call with nn.ops)")
 
+    forward.framework_forward = True  # a subclass that defines call() instead is traced
+
     def backward(self, dy):
         if self._traced():
             return self._traced_backward(dy)
@@ -303,60 +218,7 @@ class Layer:
         A subclass may define ``call`` instead of forward/backward: it is traced (traced.py)."""
         return self(inputs, training=bool(training))
 
-    # ------------------------------------------------------------------ traced call()
-    def _traced(self):
-        """True for a subclass that defines ``call`` and not ``forward``: its call is traced."""
-        cls = type(self)
-        return cls.call is not Layer.call and cls.forward is Layer.forward
-
-    def _ensure_traced_built(self, input_shape):
-        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
-        shapes = [(None,) + tuple(s)[1:] for s in shapes]
-        build_shape = shapes if isinstance(input_shape, list) else shapes[0]
-        if not self.built:
-            if not getattr(type(self).build, "framework_build", False):  # the subclass's own build
-                self.build(build_shape)
-            self.built = True
-            self.input_shape = build_shape
-        elif [tuple(s)[1:] for s in (self.input_shape if isinstance(self.input_shape, list) else [self.input_shape])] \
-                != [tuple(s)[1:] for s in shapes]:
-            raise ValueError(f"{type(self).__name__} '{self.name}': built for input shape "
-                             f"{self.input_shape}, received {build_shape}")
-
-    def _trace_for(self, x, training):
-        key = bool(training)
-        if key not in self._traces:
-            args = list(x) if getattr(self, "_positional", False) else [x]
-            kwargs = {"training": key} if traced.accepts(self.call, "training") else {}
-            self._traces[key] = traced.trace(self, self.call, args, kwargs, f"{type(self).__name__} '{self.name}'")
-            outs = self._traces[key].graph.outputs[:self._traces[key].n_outputs]
-            shapes = [tuple(t.shape) for t in outs]
-            self.output_shape = shapes if self._traces[key].multi_output else shapes[0]
-        return self._traces[key]
-
-    def _traced_forward(self, x, training=False):
-        tr = self._trace_for(x, training)
-        args = list(x) if getattr(self, "_positional", False) else [x]
-        outs, record, loss_values = traced.run_forward(tr, args, training)
-        self.cache = {"trace": tr, "record": record, "losses": loss_values}
-        self._last_added_losses = loss_values
-        return list(outs) if tr.multi_output else outs[0]
-
-    def _traced_backward(self, dy):
-        """Run the traced graph in reverse (each node's own backward), then write the gradients
-        of this layer's own weights (add_weight) into ``self.grads``."""
-        c = self.cache
-        tr = c["trace"]
-        dys = list(dy) if tr.multi_output else [dy]
-        with backward_pass():
-            d_inputs, var_grads = traced.run_backward(tr, c["record"], dys, c["losses"])
-        xp = backend.get_array_module(*self.grads.values()) if self.grads else None
-        by_name = {v.name: g for v, g in var_grads.values() if v.layer is self}
-        for name, buf in self.grads.items():
-            buf[...] = by_name[name] if name in by_name else xp.zeros_like(buf)  # overwrite, as every backward
-        if not self.need_input_grad:
-            return None
-        return d_inputs if getattr(self, "_positional", False) or len(d_inputs) > 1 else d_inputs[0]
+    call.framework_call = True
 
     def build_symbolic(self, tensors, multi):
         """Build for symbolic inputs and return the output shape (one call on symbolic tensors)."""
@@ -407,67 +269,6 @@ class Layer:
         ins = self._nodes[0].inbound
         return ins[0] if len(ins) == 1 else list(ins)
 
-    # ------------------------------------------------------------------ added losses
-    def add_loss(self, value):
-        """Add a term to the model's loss (inside a traced ``call``, computed with nn.ops);
-        its gradient flows through the same backward (Keras's ``add_loss``)."""
-        traced.add_loss_symbolic(value, f"{type(self).__name__} '{self.name}'")
-
-    @property
-    def losses(self):
-        """The added-loss values (0-d arrays) of the latest forward, inner layers included."""
-        return list(self._last_added_losses)
-
-    def _adds_loss(self):
-        return any(tr.losses for tr in self._traces.values()) or any(s._adds_loss() for s in self._sublayers())
-
-    # ------------------------------------------------------------------ sublayers
-    def _sublayers(self):
-        """Layers held as attributes (or lists of them) and the layers a traced call used."""
-        out, seen = [], {id(self)}
-        candidates = []
-        for key, value in vars(self).items():
-            if key.startswith("_") and key not in ("_layers",):
-                continue
-            candidates.extend(value if isinstance(value, (list, tuple)) else [value])
-        for tr in self._traces.values():
-            candidates.extend(tr.graph.layers())
-        for v in candidates:
-            if isinstance(v, Layer) and id(v) not in seen:
-                seen.add(id(v))
-                out.append(v)
-        return out
-
-    def _param_owners(self):
-        """This layer and every layer inside it, once each (the owners of parameters)."""
-        out, seen = [], set()
-
-        def visit(layer):  # depth first: a layer's own weights, then each sublayer's (Keras's order)
-            if id(layer) in seen:
-                return
-            seen.add(id(layer))
-            out.append(layer)
-            for sub in layer._sublayers():
-                visit(sub)
-
-        visit(self)
-        return out
-
-    def _trainable_owners(self):
-        """Like ``_param_owners``, without frozen layers and everything inside them."""
-        out, seen = [], set()
-
-        def visit(layer):
-            if id(layer) in seen or not layer.trainable:
-                return
-            seen.add(id(layer))
-            out.append(layer)
-            for sub in layer._sublayers():
-                visit(sub)
-
-        visit(self)
-        return out
-
     # ------------------------------------------------------------------ hooks
     def register_forward_hook(self, fn):
         """``fn(layer, x, y)`` runs after every forward; returns a handle with ``remove()``."""
@@ -478,88 +279,6 @@ class Layer:
         """``fn(layer, dy, dx)`` runs after every backward; returns a handle with ``remove()``."""
         self._backward_hooks.append(fn)
         return _HookHandle(self._backward_hooks, fn)
-
-    # ------------------------------------------------------------------ weights
-    def _weight_array(self, name, trainable):
-        return self.params[name] if trainable else self.state[name]
-
-    def _weight_slots(self):
-        """[(owner layer, name, trainable)] in Keras order: this layer's weights (trainable, then
-        non-trainable), then those of the layers inside it (a custom layer's sublayers)."""
-        return [(layer, n, t) for layer in self._param_owners() for n, t in layer._ordered_weight_names()]
-
-    @property
-    def weights(self):
-        return [layer._weight_array(n, t) for layer, n, t in self._weight_slots()]
-
-    @property
-    def trainable_weights(self):
-        return [layer.params[n] for layer, n, t in self._weight_slots() if t and layer.trainable]
-
-    @property
-    def non_trainable_weights(self):
-        return [layer._weight_array(n, t) for layer, n, t in self._weight_slots() if not (t and layer.trainable)]
-
-    def _ordered_weight_names(self):
-        trainable = [(n, t) for n, t in self._weight_names if t]
-        frozen = [(n, t) for n, t in self._weight_names if not t]
-        return trainable + frozen
-
-    @property
-    def weight_names(self):
-        return [n for n, _ in self._ordered_weight_names()]
-
-    def get_weights(self):
-        """Host copies of the weights in Keras order (kernel, bias, ...)."""
-        return [backend.to_host(w).copy() for w in self.weights]
-
-    def set_weights(self, weights):
-        """Copy a list of arrays (Keras order) into the weights, in place. Shapes must match."""
-        slots = self._weight_slots()
-        weights = list(weights)
-        if len(weights) != len(slots):
-            raise ValueError(
-                f"{type(self).__name__} '{self.name}': expected {len(slots)} weight arrays "
-                f"({', '.join(n for _, n, _ in slots)}), received {len(weights)}"
-            )
-        for (layer, name, trainable), value in zip(slots, weights):
-            target = layer._weight_array(name, trainable)
-            value = backend.to_host(value) if not backend.is_array(value) else value
-            if tuple(value.shape) != tuple(target.shape):
-                raise ValueError(
-                    f"{type(layer).__name__} '{layer.name}': weight '{name}' has shape {tuple(target.shape)}, "
-                    f"received {tuple(value.shape)}"
-                )
-        for (layer, name, trainable), value in zip(slots, weights):
-            target = layer._weight_array(name, trainable)
-            target[...] = backend.to_device(backend.to_host(value), dtype=target.dtype)
-
-    def count_params(self) -> int:
-        total = 0
-        for w in self.weights:
-            n = 1
-            for d in w.shape:
-                n *= d
-            total += n
-        return total
-
-    def count_trainable_params(self) -> int:
-        total = 0
-        for layer in self._trainable_owners():
-            for w in layer.params.values():
-                n = 1
-                for d in w.shape:
-                    n *= d
-                total += n
-        return total
-
-    def cast_params(self, dtype):
-        """Cast parameters, gradients and state to ``dtype`` (e.g. float64 for gradient checks),
-        those of the layers inside this one too."""
-        for layer in self._param_owners():
-            for d in (layer.params, layer.grads, layer.state):
-                for k in d:
-                    d[k] = d[k].astype(dtype)
 
     # ------------------------------------------------------------------ config / repr
     def get_config(self):

@@ -16,7 +16,29 @@ parameters over the calls of one backward pass. The layers' code is unchanged.
 """
 from __future__ import annotations
 
+import contextlib
+
 from nnscratch.layers.symbolic import SymbolicTensor, Variable, as_list, topological_nodes
+
+_PASS = {"depth": 0, "written": set()}
+
+
+@contextlib.contextmanager
+def backward_pass():
+    """One backward pass of a model: a layer reached more than once (a shared layer) ADDS the
+    gradients of its later calls to those of its first (each call of ``backward`` overwrites
+    ``self.grads``, so ``call_backward`` keeps the earlier sum and adds it back). Nested
+    passes (a model inside a model) join the outermost one."""
+    outer = _PASS["depth"] == 0
+    if outer:
+        _PASS["written"] = set()
+    _PASS["depth"] += 1
+    try:
+        yield
+    finally:
+        _PASS["depth"] -= 1
+        if outer:
+            _PASS["written"] = set()
 
 
 def has_trainable(fn):

@@ -28,7 +28,7 @@ import inspect
 
 from nnscratch import backend, ops
 from nnscratch import losses as losses_mod
-from nnscratch.layers.graph import Graph
+from nnscratch.layers.graph import Graph, backward_pass
 from nnscratch.layers.symbolic import NoBackwardError, Node, SymbolicTensor, as_list
 
 _TRACING = []  # the traces being recorded (innermost last): add_loss appends to it
@@ -181,3 +181,76 @@ class TracedLoss(losses_mod.Loss):
 
     def get_config(self):
         return {"name": self.name, "reduction": self.reduction}
+
+
+class TracedCall:
+    """The part of ``Layer`` that runs a subclass's ``call`` through its trace (mixed into Layer;
+    a layer that defines forward/backward never uses it)."""
+
+    def _traced(self):
+        """True for a subclass that defines ``call`` and not ``forward``: its call is traced."""
+        cls = type(self)
+        return not getattr(cls.call, "framework_call", False) and getattr(cls.forward, "framework_forward", False)
+
+    def _ensure_traced_built(self, input_shape):
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        shapes = [(None,) + tuple(s)[1:] for s in shapes]
+        build_shape = shapes if isinstance(input_shape, list) else shapes[0]
+        if not self.built:
+            if not getattr(type(self).build, "framework_build", False):  # the subclass's own build
+                self.build(build_shape)
+            self.built = True
+            self.input_shape = build_shape
+        elif [tuple(s)[1:] for s in (self.input_shape if isinstance(self.input_shape, list) else [self.input_shape])] \
+                != [tuple(s)[1:] for s in shapes]:
+            raise ValueError(f"{type(self).__name__} '{self.name}': built for input shape "
+                             f"{self.input_shape}, received {build_shape}")
+
+    def _trace_for(self, x, training):
+        key = bool(training)
+        if key not in self._traces:
+            args = list(x) if getattr(self, "_positional", False) else [x]
+            kwargs = {"training": key} if accepts(self.call, "training") else {}
+            self._traces[key] = trace(self, self.call, args, kwargs, f"{type(self).__name__} '{self.name}'")
+            outs = self._traces[key].graph.outputs[:self._traces[key].n_outputs]
+            shapes = [tuple(t.shape) for t in outs]
+            self.output_shape = shapes if self._traces[key].multi_output else shapes[0]
+        return self._traces[key]
+
+    def _traced_forward(self, x, training=False):
+        tr = self._trace_for(x, training)
+        args = list(x) if getattr(self, "_positional", False) else [x]
+        outs, record, loss_values = run_forward(tr, args, training)
+        self.cache = {"trace": tr, "record": record, "losses": loss_values}
+        self._last_added_losses = loss_values
+        return list(outs) if tr.multi_output else outs[0]
+
+    def _traced_backward(self, dy):
+        """Run the traced graph in reverse (each node's own backward), then write the gradients
+        of this layer's own weights (add_weight) into ``self.grads``."""
+        c = self.cache
+        tr = c["trace"]
+        dys = list(dy) if tr.multi_output else [dy]
+        with backward_pass():
+            d_inputs, var_grads = run_backward(tr, c["record"], dys, c["losses"])
+        xp = backend.get_array_module(*self.grads.values()) if self.grads else None
+        by_name = {v.name: g for v, g in var_grads.values() if v.layer is self}
+        for name, buf in self.grads.items():
+            buf[...] = by_name[name] if name in by_name else xp.zeros_like(buf)  # overwrite, as every backward
+        if not self.need_input_grad:
+            return None
+        return d_inputs if getattr(self, "_positional", False) or len(d_inputs) > 1 else d_inputs[0]
+
+    # ------------------------------------------------------------------ added losses
+    def add_loss(self, value):
+        """Add a term to the model's loss (inside a traced ``call``, computed with nn.ops);
+        its gradient flows through the same backward (Keras's ``add_loss``)."""
+        add_loss_symbolic(value, f"{type(self).__name__} '{self.name}'")
+
+    @property
+    def losses(self):
+        """The added-loss values (0-d arrays) of the latest forward, inner layers included."""
+        return list(self._last_added_losses)
+
+    def _adds_loss(self):
+        return any(tr.losses for tr in self._traces.values()) or any(s._adds_loss() for s in self._sublayers())

@@ -52,7 +52,7 @@ class Model(Trainer, Layer):
         return self.layers
 
     def _traced(self):
-        return type(self).call is not Layer.call  # a subclassed Model with call()
+        return not getattr(type(self).call, "framework_call", False)  # a subclassed Model with call()
 
     def backward(self, dy, from_logits=False, need_input_grad=True):
         """A subclassed model (call traced): run its graph in reverse."""
