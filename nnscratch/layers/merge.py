@@ -199,7 +199,14 @@ class Maximum(_Merge):
 
 
 class Minimum(Maximum):
-    """Elementwise minimum of the inputs (as Maximum, with min; ties go to the earliest input)."""
+    """Elementwise minimum of the inputs.
+
+    Math:
+        forward:   y = min(x_1, ..., x_k)       (min(min(x_1, x_2), x_3) ..., as Keras)
+        backward:  dx_i = dy where x_i is the minimum, else 0; a tie goes to the earliest input
+    Input shape: a list of k >= 2 arrays of the same shape. Output shape: that shape.
+    Cache: the inputs and the output (references).
+    """
 
     pick = "minimum"
 
