@@ -244,6 +244,8 @@ def call_symbolic(layer, inputs):
         raise type(exc)(f"{exc}{where}") from None
     node = Node(layer, tensors, kind="layer", multi_input=multi)
     outs = out_shape if isinstance(out_shape, list) else [out_shape]
+    batch = tensors[0].shape[0] if tensors[0].shape else None  # layers keep the batch axis (None, or a size when tracing an eager call)
+    outs = [(batch,) + tuple(s)[1:] if s and s[0] is None else s for s in outs]
     node.outputs = [SymbolicTensor(s, getattr(layer, "dtype", None), node=node, index=i, name=layer.name)
                     for i, s in enumerate(outs)]
     layer._nodes.append(node)

@@ -49,18 +49,21 @@ def accepts(fn, name):
     return name in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
 
 
-def placeholder(shape, dtype, name="input"):
+def placeholder(shape, dtype, name="input", keep_batch=False):
     """A symbolic input of a traced call (an 'input' node with no layer behind it)."""
     node = Node(None, kind="input")
     node.label = name
-    t = SymbolicTensor((None,) + tuple(shape)[1:], dtype, node=node, name=name)
+    shape = tuple(shape) if keep_batch else (None,) + tuple(shape)[1:]
+    t = SymbolicTensor(shape, dtype, node=node, name=name)
     node.outputs = [t]
     return t
 
 
-def trace(owner, fn, args, kwargs, what):
+def trace(owner, fn, args, kwargs, what, keep_batch=False):
     """Run ``fn(*symbolic args, **kwargs)`` once on placeholders for the arrays ``args``; returns a Trace.
-    ``what`` names the callable in errors ("Layer 'my_layer'")."""
+    ``what`` names the callable in errors ("Layer 'my_layer'"). With ``keep_batch`` the
+    placeholders keep the arrays' batch size (an eager call: ``inputs.shape[0]`` is a number
+    in call(), as in Keras), else it is None (a symbolic call)."""
     inputs = []
 
     def to_symbolic(a):
@@ -68,7 +71,7 @@ def trace(owner, fn, args, kwargs, what):
             return [to_symbolic(v) for v in a]
         if a is None:
             return None
-        t = placeholder(a.shape, a.dtype, name=f"input_{len(inputs)}")
+        t = placeholder(a.shape, a.dtype, name=f"input_{len(inputs)}", keep_batch=keep_batch)
         inputs.append(t)
         return t
 
@@ -207,13 +210,20 @@ class TracedCall:
                              f"{self.input_shape}, received {build_shape}")
 
     def _trace_for(self, x, training):
-        key = bool(training)
+        """The trace for this training flag and these input shapes: one per batch size for
+        eager calls (call() may read ``inputs.shape[0]``), batch None for symbolic calls."""
+        args = list(x) if getattr(self, "_positional", False) else [x]
+        flat = [a for arg in args for a in (arg if isinstance(arg, (list, tuple)) else [arg]) if a is not None]
+        keep_batch = not any(getattr(a, "_is_symbolic", False) for a in flat)
+        key = (bool(training), tuple((tuple(a.shape), str(a.dtype)) for a in flat))
         if key not in self._traces:
-            args = list(x) if getattr(self, "_positional", False) else [x]
-            kwargs = {"training": key} if accepts(self.call, "training") else {}
-            self._traces[key] = trace(self, self.call, args, kwargs, f"{type(self).__name__} '{self.name}'")
+            if len(self._traces) >= 16:  # many batch sizes: forget the oldest trace
+                self._traces.pop(next(iter(self._traces)))
+            kwargs = {"training": bool(training)} if accepts(self.call, "training") else {}
+            self._traces[key] = trace(self, self.call, args, kwargs, f"{type(self).__name__} '{self.name}'",
+                                      keep_batch=keep_batch)
             outs = self._traces[key].graph.outputs[:self._traces[key].n_outputs]
-            shapes = [tuple(t.shape) for t in outs]
+            shapes = [(None,) + tuple(t.shape)[1:] for t in outs]
             self.output_shape = shapes if self._traces[key].multi_output else shapes[0]
         return self._traces[key]
 

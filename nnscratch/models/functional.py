@@ -134,7 +134,12 @@ class Model(BaseModel):
         """Run the nodes in topological order; ``x`` is an array or a list (one per input)."""
         if self._graph is None:
             return Layer.forward(self, x, training)
-        xs = (list(x.values()) if isinstance(x, dict) else _as_list(x)) if self._multi_in else [x]
+        if isinstance(x, dict):  # {input name: array}, as Keras maps them
+            missing = [t.node.name for t in self.inputs if t.node.name not in x]
+            if missing:
+                raise ValueError(f"Model '{self.name}': no array for input(s) {missing}; received keys {sorted(x)}")
+            x = [x[t.node.name] for t in self.inputs]
+        xs = _as_list(x) if self._multi_in else [x]
         if len(xs) != len(self.inputs):
             raise ValueError(f"Model '{self.name}': expected {len(self.inputs)} input arrays, received {len(xs)}")
         outs, self._record = self._graph.forward(xs, training=training)
