@@ -179,10 +179,12 @@ class Model(BaseModel):
         self._record = state
 
     def __call__(self, x, training=False):
-        if any(getattr(v, "_is_symbolic", False) for v in _as_list(x)):
+        if any(getattr(v, "_is_symbolic", False) for v in (list(x.values()) if isinstance(x, dict) else _as_list(x))):
             return call_symbolic(self, x)
         if self._graph is None:
             return BaseModel.__call__(self, x, training=training)
+        if isinstance(x, dict):
+            return self.forward({k: backend.to_device(v) for k, v in x.items()}, training=training)
         xs = [v if backend.is_array(v) else backend.to_device(v) for v in _as_list(x)]
         return self.forward(xs if self._multi_in else xs[0], training=training)
     # ------------------------------------------------------------------ config
