@@ -172,7 +172,9 @@ def check_model(model, x, y, h=1e-6, max_checks=50, seed=0, tol=DEFAULT_TOL):
         fused = model.fuses_loss()
 
         def loss_value():
-            return model.loss_at_output(model.forward(x64, training=False), t)[0]
+            loss = model.loss_at_output(model.forward(x64, training=False), t)[0]
+            extra = model.added_loss() if hasattr(model, "added_loss") else None  # add_loss terms
+            return loss if extra is None else loss + extra
 
         loss_value()
         dx = model.backward(model.loss.backward(), from_logits=fused, need_input_grad=True)

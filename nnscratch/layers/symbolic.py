@@ -134,6 +134,12 @@ class SymbolicTensor:
     def __len__(self):
         raise no_backward("len(t) (use t.shape)")
 
+    def trace_loss(self, loss, y_true, y_pred):
+        """``loss(y_true, y_pred)`` on symbolic tensors (a built-in loss inside a traced call,
+        e.g. Keras's LogisticEndpoint): one node whose backward is the loss's own backward.
+        Losses hand themselves here (duck-typed: losses.py imports nothing from layers)."""
+        return record_op(loss_op(loss), (y_pred, y_true), {})
+
     def numpy(self):
         raise no_backward("t.numpy()")
 
@@ -175,6 +181,23 @@ def record_op(op, inputs, attrs):
 
 
 ops_core.set_symbolic_handler(record_op)
+
+
+def loss_op(loss):
+    """An Op around a Loss object (forward/backward with a cache), so that it can be a node.
+
+    Math: out = loss.forward(y_pred, y_true) (0-d); d y_pred = loss.backward() * dy_out;
+    y_true takes no gradient (labels). ``ctx`` keeps a copy of the loss's cache for that call."""
+
+    def compute(y_pred, y_true):
+        value = loss.forward(y_pred, loss.check_labels(y_true, y_pred))
+        return value, {"cache": dict(loss.cache)}
+
+    def gradient(ctx, dy):
+        loss.cache = dict(ctx["cache"])
+        return loss.backward() * dy, None
+
+    return ops_core.Op(f"loss_{loss.name}", compute, gradient, convert="each")
 
 
 class Variable:

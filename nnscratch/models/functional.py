@@ -201,7 +201,8 @@ class Model(BaseModel):
                                  f"({node.name}); wrap the computation in a custom layer with get_config")
             args = [[index[id(a.node)], a.index] for a in node.args]
             nodes.append({"layer": node.fn.name, "args": args, "multi_input": node.multi_input})
-        layers = [layers_mod.serialize(layer) for layer in self._layers]
+        # each layer's name at the top level too: a custom layer's get_config may leave it out
+        layers = [{**layers_mod.serialize(layer), "name": layer.name} for layer in self._layers]
         return {"name": self.name, "layers": layers, "nodes": nodes,
                 "inputs": [index[id(t.node)] for t in self.inputs], "multi_input": self._multi_in,
                 "outputs": [[index[id(t.node)], t.index] for t in self.outputs], "multi_output": self._multi_out}
@@ -213,7 +214,7 @@ class Model(BaseModel):
         custom_objects = dict(custom_objects or {})
         made = {}
         for lc in config["layers"]:
-            name = lc["config"].get("name")
+            name = lc.get("name", lc["config"].get("name"))
             if lc["class_name"] == "InputLayer":
                 c = lc["config"]
                 made[name] = Input(shape=tuple(c["shape"]), batch_size=c.get("batch_size"), name=name)
