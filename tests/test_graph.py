@@ -326,3 +326,35 @@ def test_traced_losses_match_by_hand_gradient_check_and_compile():
         model = nn.Sequential([nn.Input((2,)), L.Dense(3)])
         model.compile(optimizer="sgd", loss=huber)
         assert nn.debug.gradient_check(model, data((6, 2), 3), yt).passed
+
+
+# ---------------------------------------------------------------------------------- everything at once
+def test_nested_shared_traced_and_added_loss_together_fit_and_gradient_check():
+    """Runs on whichever backend the suite uses (fit and gradient_check move host data)."""
+    with backend.floatx_scope("float64"):
+        x = nn.Input((3,))
+        d = L.Dense(3, activation="tanh")
+        inner = nn.Sequential([nn.Input((3,)), L.Dense(3)])
+        h = L.maximum([d(x), inner(d(x))])
+        h = ActivityRegularization(0.1)(Block()(h))
+        model = nn.Model(x, Linear(1)(h))
+        model.compile(optimizer="adam", loss=TracedLoss(my_mse))
+        xs, ys = data((8, 3)), data((8, 1), 1)
+        result = nn.debug.gradient_check(model, xs, ys)
+        assert result.passed, result
+        history = model.fit(xs, ys, epochs=3, verbose=0)
+        assert np.all(np.isfinite(history.history["loss"]))
+
+
+def test_whole_model_file_with_a_nested_model_round_trips(tmp_path):
+    base = nn.Sequential([nn.Input((4,)), L.Dense(5, activation="relu"), L.Dense(3)], name="base_net")
+    x = nn.Input((4,))
+    model = nn.Model(x, L.Softmax()(L.add([base(x), L.Dense(3)(x)])))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    xs = data((6, 4)).astype("float32")
+    model.fit(xs, np.arange(6) % 3, epochs=1, verbose=0)
+    path = tmp_path / "nested.keras"
+    model.save(path)
+    restored = nn.models.load_model(path)
+    np.testing.assert_allclose(restored.predict(xs, verbose=0), model.predict(xs, verbose=0), rtol=1e-6)
+    assert any(type(l).__name__ == "Sequential" for l in restored.layers)
