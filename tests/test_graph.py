@@ -358,3 +358,41 @@ def test_whole_model_file_with_a_nested_model_round_trips(tmp_path):
     restored = nn.models.load_model(path)
     np.testing.assert_allclose(restored.predict(xs, verbose=0), model.predict(xs, verbose=0), rtol=1e-6)
     assert any(type(l).__name__ == "Sequential" for l in restored.layers)
+
+
+def test_a_layer_in_two_models_gets_each_models_backward_plan():
+    """In `head` the shared layer is the first trainable layer (it computes no dx when training);
+    in `full` a trainable layer comes before it, so there it must pass dx on."""
+    with backend.floatx_scope("float64"):
+        shared = L.Dense(3, activation="tanh")
+        xh = nn.Input((3,))
+        head = nn.Model(xh, L.Dense(1)(shared(xh)))
+        xf = nn.Input((2,))
+        full = nn.Model(xf, L.Dense(1)(shared(L.Dense(3)(xf))))
+        head.compile(optimizer="sgd", loss="mse")
+        head.fit(data((8, 3)), data((8, 1), 1), epochs=1, verbose=0)  # backward with need_input_grad=False
+        assert shared.need_input_grad is True, "the plan must not stay on the layer after a backward"
+        check(full, data((6, 2), 2), data((6, 1), 3))
+        first = full.layers[1]
+        assert first is not shared and first.params
+        before = first.get_weights()[0].copy()
+        full.fit(data((6, 2), 2), data((6, 1), 3), epochs=1, verbose=0)
+        assert not np.allclose(before, first.get_weights()[0]), "dx must flow through the shared layer in `full`"
+        check(head, data((6, 3), 4), data((6, 1), 5))
+
+
+class NumpyOnWeight(L.Layer):
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+
+    def call(self, inputs):
+        return inputs * np.exp(self.w)
+
+
+def test_numpy_on_a_weight_in_call_is_refused_but_works_eagerly():
+    with pytest.raises(NoBackwardError, match=r"numpy.exp.*weight 'w_layer/variable'"):
+        NumpyOnWeight(name="w_layer")(np.ones((2, 3), dtype="float32"))
+    layer = NumpyOnWeight()
+    layer.build((None, 3))
+    np.testing.assert_allclose(np.exp(layer.w), np.e)  # outside call(): plain NumPy on its value
+    np.testing.assert_allclose(layer.w.numpy(), 1.0)

@@ -39,9 +39,17 @@ its backward) and nnscratch layers inside call(), or write the two methods yours
             return dx                        # dL/dx, same shape as x"""
 
 
-def no_backward(what):
-    return NoBackwardError(f"{what} on a symbolic tensor (while tracing call()): this operation has no backward. "
-                           + TWO_FORMS)
+_TRACING = []  # the traces being recorded (innermost last); add_loss appends its terms here
+
+
+def no_backward(what, t=None):
+    source = ""
+    if t is not None and getattr(t, "node", None) is not None:
+        source = f" (t is the output of {t.node.name})"
+    elif t is not None and isinstance(t, Variable):
+        source = f" (t is the weight '{t.path}')"
+    return NoBackwardError(f"{what} on a symbolic tensor{source} (while tracing call()): this operation has no "
+                           "backward. " + TWO_FORMS)
 
 
 class Node:
@@ -104,35 +112,31 @@ class SymbolicTensor:
 
     # -- what has no backward ------------------------------------------------------------------
     def __array__(self, *args, **kwargs):
-        raise no_backward("numpy.asarray (or another NumPy conversion)")
+        raise no_backward("numpy.asarray (or another NumPy conversion)", self)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        fn = _UFUNCS.get(ufunc.__name__) if method == "__call__" and not kwargs else None
-        if fn is None:
-            raise no_backward(f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
-                              + f" (use nn.ops.{ufunc.__name__} if it exists)")
-        return fn(*inputs)  # ndarray + t, w @ t: the nn.ops op, which has a backward
+        return _ufunc_on_symbolic(self, ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
-        raise no_backward(f"numpy.{func.__name__} (use nn.ops.{func.__name__})")
+        raise no_backward(f"numpy.{func.__name__} (use nn.ops.{func.__name__})", self)
 
     def __bool__(self):
-        raise no_backward("Python control flow on a value (`if t:`, `while t:`, `and`/`or`)")
+        raise no_backward("Python control flow on a value (`if t:`, `while t:`, `and`/`or`)", self)
 
     def __float__(self):
-        raise no_backward("float(t)")
+        raise no_backward("float(t)", self)
 
     def __int__(self):
-        raise no_backward("int(t)")
+        raise no_backward("int(t)", self)
 
     def __index__(self):
-        raise no_backward("using t as a Python index")
+        raise no_backward("using t as a Python index", self)
 
     def __iter__(self):
-        raise no_backward("iterating over t (use nn.ops.unstack)")
+        raise no_backward("iterating over t (use nn.ops.unstack)", self)
 
     def __len__(self):
-        raise no_backward("len(t) (use t.shape)")
+        raise no_backward("len(t) (use t.shape)", self)
 
     def trace_loss(self, loss, y_true, y_pred):
         """``loss(y_true, y_pred)`` on symbolic tensors (a built-in loss inside a traced call,
@@ -141,10 +145,10 @@ class SymbolicTensor:
         return record_op(loss_op(loss), (y_pred, y_true), {})
 
     def numpy(self):
-        raise no_backward("t.numpy()")
+        raise no_backward("t.numpy()", self)
 
     def item(self):
-        raise no_backward("t.item()")
+        raise no_backward("t.item()", self)
 
     __hash__ = object.__hash__
 
@@ -160,6 +164,15 @@ _UFUNCS = {"add": ops.add, "subtract": ops.subtract, "multiply": ops.multiply, "
 for _name, _fn in ops.OPERATORS.items():
     if _name not in ("__eq__", "__ne__"):  # identity equality: tensors are dict keys and list members
         setattr(SymbolicTensor, _name, _fn)
+
+
+def _ufunc_on_symbolic(t, ufunc, method, inputs, kwargs):
+    """``ndarray + t``, ``w @ t``: the nn.ops op (it has a backward); any other NumPy ufunc: the error."""
+    fn = _UFUNCS.get(ufunc.__name__) if method == "__call__" and not kwargs else None
+    if fn is None:
+        raise no_backward(f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+                          + f" (use nn.ops.{ufunc.__name__} if it exists)", t)
+    return fn(*inputs)
 
 
 def as_list(x):
@@ -235,10 +248,17 @@ class Variable:
         target[...] = backend.to_device(backend.to_host(value), dtype=target.dtype)
 
     def __array__(self, dtype=None, copy=None):
+        if _TRACING:  # a host copy inside call() would be a constant: its gradient would be lost
+            raise no_backward("numpy.asarray (or another NumPy conversion)", self)
         host = backend.to_host(self.value)
         return host.astype(dtype) if dtype is not None else host
 
-    __array_ufunc__ = None  # ndarray + variable -> Variable.__radd__ (nn.ops)
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if _TRACING or ufunc.__name__ in _UFUNCS:
+            return _ufunc_on_symbolic(self, ufunc, method, inputs, kwargs)
+        values = [a.value if isinstance(a, Variable) else a for a in inputs]
+        return getattr(ufunc, method)(*values, **kwargs)  # eager NumPy on the weight's value
+
     __hash__ = object.__hash__
 
     def __repr__(self):

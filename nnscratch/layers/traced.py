@@ -29,9 +29,8 @@ import inspect
 from nnscratch import backend, ops
 from nnscratch import losses as losses_mod
 from nnscratch.layers.graph import Graph, backward_pass
-from nnscratch.layers.symbolic import NoBackwardError, Node, SymbolicTensor, as_list
+from nnscratch.layers.symbolic import _TRACING, NoBackwardError, Node, SymbolicTensor, as_list
 
-_TRACING = []  # the traces being recorded (innermost last): add_loss appends to it
 
 
 class Trace:
