@@ -396,3 +396,16 @@ def test_numpy_on_a_weight_in_call_is_refused_but_works_eagerly():
     layer.build((None, 3))
     np.testing.assert_allclose(np.exp(layer.w), np.e)  # outside call(): plain NumPy on its value
     np.testing.assert_allclose(layer.w.numpy(), 1.0)
+
+
+def test_sequential_backward_of_added_losses_only():
+    with backend.floatx_scope("float64"):
+        model = nn.Sequential([nn.Input((3,)), L.Dense(4), ActivityRegularization(0.5), L.Dense(1)])
+        xs = data((5, 3))
+        model(xs)
+        dense = model.layers[0]
+        model.backward(None)  # what the trainer runs when compile() had no loss
+        hv = xs @ dense.params["kernel"] + dense.params["bias"]
+        np.testing.assert_allclose(dense.grads["kernel"], xs.T @ hv, rtol=1e-10)
+        with pytest.raises(ValueError, match="adds a loss"):
+            nn.Sequential([nn.Input((3,)), L.Dense(1)]).backward(None)

@@ -180,8 +180,13 @@ class Sequential(Model):
         layer computes dx and the result is dL/dx at the model's input."""
         layers = self._layers
         first = 0 if need_input_grad else self._first_trainable()
+        last = len(layers) - 1
+        if dy is None:  # no compiled loss: only add_loss terms, from the last layer that adds one
+            last = max((i for i, l in enumerate(layers) if l._adds_loss()), default=-1)
+            if last < 0:
+                raise ValueError(f"Sequential '{self.name}': backward(None) needs a layer that adds a loss (add_loss)")
         with backward_pass():
-            for i in range(len(layers) - 1, first - 1, -1):
+            for i in range(last, first - 1, -1):
                 layer = layers[i]
                 saved, layer.need_input_grad = layer.need_input_grad, need_input_grad or i > first
                 try:
