@@ -148,6 +148,8 @@ class Layer(TracedCall, NestedWeights):
 
     # ------------------------------------------------------------------ running
     def __call__(self, x, *more, training=False, **kwargs):
+        if len(more) == 1 and isinstance(more[0], bool):  # layer(x, True): training, positionally
+            more, training = (), more[0]
         if more:  # Keras's layer(a, b): several positional inputs, passed to call(a, b)
             x, self._positional = [x, *more], True
         if kwargs:
