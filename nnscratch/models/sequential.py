@@ -118,11 +118,17 @@ class Sequential(Model):
             for layer, node in self._symbolic[2]:
                 if node in layer._nodes:
                     layer._nodes.remove(node)
+        self._symbolic = None
         t = inp = Input(tuple(self.input_shape[1:]), name=f"{self.name}_input")
         recorded = []
-        for layer in self._layers:
-            t = layer(t)
-            recorded.append((layer, t.node))
+        try:
+            for layer in self._layers:
+                t = layer(t)
+                recorded.append((layer, t.node))
+        except (ValueError, TypeError):  # a custom call() that needs a concrete batch size: no symbolic view
+            for layer, node in recorded:
+                layer._nodes.remove(node)
+            return
         self._symbolic = ([inp], [t], recorded)
 
     @property
