@@ -112,10 +112,10 @@ class Model(Trainer, Layer):
         return total
 
     def plan_backward(self):
-        """Set each layer's declared ``need_input_grad`` for training: False where nothing
-        trainable comes before the layer (its dx would go unused). Called when the model is
-        built, compiled and at the start of fit (Keras too asks for compile after a change of
-        ``trainable``)."""
+        """Called when the model is built, compiled and at the start of fit. The backward plan
+        (which layers need dx: only those with something trainable before them) is now made
+        per backward call from the model's own graph, so that a layer may sit in several
+        models; nothing is stored on the layers."""
 
     def output_layer(self):
         return self.layers[-1]
