@@ -36,9 +36,9 @@ class Layer(TracedCall, NestedWeights):
 
     #: rank of the input including the batch axis, or None if any rank is accepted
     input_ndim = None
-    #: Whether backward must return dL/dx. The model sets it False, when it is built or
-    #: compiled, for the first layers of a graph that have nothing trainable before them
-    #: (nobody needs their dx); such a layer's backward computes its parameter gradients
+    #: Whether backward must return dL/dx. A model's training backward sets it False around
+    #: the backward of a layer with nothing trainable before it in that model (nobody needs
+    #: its dx) and puts it back afterwards; such a backward computes the parameter gradients
     #: and returns None.
     need_input_grad = True
     #: True after a backward that started at the logits (see ``call_backward``).
