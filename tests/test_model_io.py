@@ -113,6 +113,13 @@ def test_save_is_atomic_and_leaves_no_temp_files(tmp_path):
 
 
 # one constructor call (with non-default arguments where there are some) for every layer class
+def _functional_example():
+    x = nn.Input((3,), name="fx_in")
+    d = L.Dense(3, name="fx_shared")
+    y = L.add([d(x), d(d(x))])  # a shared layer, three nodes
+    return nn.Model(x, L.Dense(2, name="fx_out")(y), name="fx_example")
+
+
 LAYER_EXAMPLES = {
     "Activation": lambda: L.Activation("tanh"),
     "LeakyReLU": lambda: L.LeakyReLU(negative_slope=0.2),
@@ -130,6 +137,10 @@ LAYER_EXAMPLES = {
     "Multiply": lambda: L.Multiply(),
     "Average": lambda: L.Average(),
     "Concatenate": lambda: L.Concatenate(axis=1),
+    "Maximum": lambda: L.Maximum(),
+    "Minimum": lambda: L.Minimum(),
+    "Sequential": lambda: nn.Sequential([nn.Input((3,)), L.Dense(2, activation="tanh")], name="seq_example"),
+    "Model": lambda: _functional_example(),
     "BatchNormalization": lambda: L.BatchNormalization(axis=1, momentum=0.9, epsilon=1e-5, center=False),
     "GlobalAveragePooling2D": lambda: L.GlobalAveragePooling2D(keepdims=True),
     "GlobalMaxPooling2D": lambda: L.GlobalMaxPooling2D(data_format="channels_first"),

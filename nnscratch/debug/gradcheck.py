@@ -158,9 +158,12 @@ def check_model(model, x, y, h=1e-6, max_checks=50, seed=0, tol=DEFAULT_TOL):
     x64 = backend.to_device(np.ascontiguousarray(backend.to_host(x), dtype=np.float64))  # contiguous: perturbed through a flat view
     if not model.built:
         model.build((None,) + tuple(x64.shape[1:]))
-    old = {(l.name, k): v.dtype for l in model.layers for k, v in l.params.items()}
-    for layer in model.layers:
-        layer.cast_params("float64")
+    owners = model._param_owners()  # every layer, inside nested models and custom layers too
+    old = {(id(l), k): v.dtype for l in owners for k, v in l.params.items()}
+    for layer in owners:
+        for d in (layer.params, layer.grads, layer.state):
+            for k in d:
+                d[k] = d[k].astype("float64")
     try:
         spec = OutputSpec((x64.shape[0],) + tuple(model.output_shape[1:]), "float64")
         t = model.loss.check_labels(y, spec)
@@ -169,7 +172,9 @@ def check_model(model, x, y, h=1e-6, max_checks=50, seed=0, tol=DEFAULT_TOL):
         fused = model.fuses_loss()
 
         def loss_value():
-            return model.loss_at_output(model.forward(x64, training=False), t)[0]
+            loss = model.loss_at_output(model.forward(x64, training=False), t)[0]
+            extra = model.added_loss() if hasattr(model, "added_loss") else None  # add_loss terms
+            return loss if extra is None else loss + extra
 
         loss_value()
         dx = model.backward(model.loss.backward(), from_logits=fused, need_input_grad=True)
@@ -187,9 +192,9 @@ def check_model(model, x, y, h=1e-6, max_checks=50, seed=0, tol=DEFAULT_TOL):
             result[name] = rel_error(analytic[name].reshape(-1)[coords], num)
         return result
     finally:
-        for layer in model.layers:
+        for layer in owners:
             for k in layer.params:
-                dt = old[(layer.name, k)]
+                dt = old[(id(layer), k)]
                 layer.params[k] = layer.params[k].astype(dt)
                 layer.grads[k] = layer.grads[k].astype(dt)
 

@@ -6,7 +6,10 @@ from nnscratch.layers.dense import Dense
 from nnscratch.layers.dropout import Dropout
 from nnscratch.layers.global_pooling import GlobalAveragePooling2D, GlobalMaxPooling2D
 from nnscratch.layers.input_layer import Input, InputLayer, SymbolicTensor
-from nnscratch.layers.merge import Add, Average, Concatenate, Multiply, Subtract
+from nnscratch.layers.merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average,
+                                    concatenate, maximum, minimum, multiply, subtract)
+from nnscratch.layers.symbolic import NoBackwardError, Variable
+from nnscratch.layers.traced import TracedLoss
 from nnscratch.layers.normalization import BatchNormalization
 from nnscratch.layers.pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
 from nnscratch.layers.reshaping import Flatten, Reshape, ZeroPadding2D
@@ -18,7 +21,7 @@ GlobalAvgPool2D, GlobalMaxPool2D = GlobalAveragePooling2D, GlobalMaxPooling2D
 _LAYER_CLASSES = {
     cls.__name__: cls
     for cls in (Activation, LeakyReLU, ReLU, Softmax, Conv2D, Dense, Dropout, InputLayer,
-                AveragePooling2D, MaxPooling2D, Flatten, Add, Subtract, Multiply, Average, Concatenate,
+                AveragePooling2D, MaxPooling2D, Flatten, Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate,
                 BatchNormalization, GlobalAveragePooling2D, GlobalMaxPooling2D, Reshape, ZeroPadding2D)
 }
 
@@ -46,5 +49,6 @@ __all__ = [
     "AvgPool2D", "Flatten", "Dropout", "Activation", "ReLU", "LeakyReLU", "Softmax", "Input",
     "InputLayer", "SymbolicTensor", "Add", "Subtract", "Multiply", "Average", "Concatenate",
     "BatchNormalization", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAvgPool2D", "GlobalMaxPool2D",
-    "Reshape", "ZeroPadding2D", "register", "serialize", "deserialize", "get_layer_class",
+    "Reshape", "ZeroPadding2D", "Maximum", "Minimum", "add", "subtract", "multiply", "average", "maximum",
+    "minimum", "concatenate", "NoBackwardError", "Variable", "TracedLoss", "register", "serialize", "deserialize", "get_layer_class",
 ]

@@ -20,107 +20,26 @@ weight names: ``self.params["kernel"]`` and ``self.grads["kernel"]``. Non-traina
 """
 from __future__ import annotations
 
-import numbers
-
-from nnscratch import backend, config, initializers
+from nnscratch import backend, initializers
+from nnscratch.layers.arguments import (as_int, int_dims, named_lookup, non_negative_int,  # noqa: F401
+                                        positive_int, standardize_data_format, standardize_padding,
+                                        standardize_tuple)
+from nnscratch.layers.graph import _PASS, backward_pass  # noqa: F401  (backward_pass: re-exported)
+from nnscratch.layers.symbolic import Variable, shape_str
+from nnscratch.layers.traced import TracedCall
+from nnscratch.layers.weights import NestedWeights
 from nnscratch.naming import snake_case, unique_name
 
 
-def as_int(value, floats=True):
-    """``value`` as a Python int if it is an integral number (int, NumPy integer, or, with
-    ``floats``, an integral float such as 8.0, which Keras accepts in some places), else None.
-    Booleans are not numbers here."""
-    if isinstance(value, bool) or (hasattr(value, "dtype") and getattr(value.dtype, "kind", "") == "b"):
-        return None
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if floats and isinstance(value, numbers.Real) and float(value).is_integer():
-        return int(value)
-    return None
-
-
-def positive_int(value, what, floats=True):
-    """``value`` as a positive Python int, or a ValueError naming ``what`` (``floats=False``:
-    8.0 is refused too, where Keras refuses it)."""
-    v = as_int(value, floats)
-    if v is None or v <= 0:
-        raise ValueError(f"{what} must be a positive integer, received {value!r}")
-    return v
-
-
-def non_negative_int(value, what, floats=True):
-    """``value`` as a Python int >= 0, or a ValueError naming ``what``."""
-    v = as_int(value, floats)
-    if v is None or v < 0:
-        raise ValueError(f"{what} must be a non-negative integer, received {value!r}")
-    return v
-
-
-def int_dims(shape):
-    """A shape with its NumPy-integer dimensions as Python ints (None and the rest unchanged)."""
-    return tuple(d if as_int(d, floats=False) is None else as_int(d, floats=False) for d in shape)
-
-
-def standardize_tuple(value, n: int, arg: str, allow_zero: bool = False):
-    """3 -> (3, 3); (2, 3) -> (2, 3); validates positive integers (Keras's helper). NumPy
-    integers count as integers."""
-    if as_int(value) is not None and not isinstance(value, float):
-        value = (as_int(value),) * n
-    try:
-        value = tuple(value)
-    except TypeError:
-        raise TypeError(f"{arg} must be an int or a tuple of {n} ints, received {value!r}") from None
-    if len(value) != n or not all(as_int(v) is not None and not isinstance(v, float) for v in value):
-        raise ValueError(f"{arg} must be an int or a tuple of {n} ints, received {value!r}")
-    value = tuple(as_int(v) for v in value)
-    lowest = 0 if allow_zero else 1
-    if any(v < lowest for v in value):
-        raise ValueError(f"{arg} must be {'non-negative' if allow_zero else 'positive'}, received {value!r}")
-    return value
-
-
-def standardize_padding(padding, where="") -> str:
-    """'VALID' -> 'valid'; anything but 'valid'/'same' is a ValueError (``where`` names the layer)."""
-    p = str(padding).lower()
-    if p not in ("valid", "same"):
-        raise ValueError(f"{where + ': ' if where else ''}padding must be one of 'valid', 'same', received {padding!r}")
-    return p
-
-
-def standardize_data_format(data_format, where="") -> str:
-    """None -> ``config.image_data_format()`` ('channels_last', as Keras)."""
-    if data_format is None:
-        return config.image_data_format()
-    df = str(data_format).lower()
-    if df not in ("channels_last", "channels_first"):
-        raise ValueError(
-            f"{where + ': ' if where else ''}data_format must be one of 'channels_last', 'channels_first', "
-            f"received {data_format!r}"
-        )
-    return df
-
-
-def named_lookup(where, getter, identifier):
-    """``getter(identifier)`` (e.g. activations.get) with the layer named in its error."""
-    try:
-        return getter(identifier)
-    except (ValueError, TypeError) as exc:
-        raise type(exc)(f"{where}: {exc}") from None
-
-
-def shape_str(shape) -> str:
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
-class Layer:
+class Layer(TracedCall, NestedWeights):
     """Base class of every layer. Subclasses override ``build``, ``compute_output_shape``,
     ``forward`` and ``backward`` (and ``get_config`` for their own arguments)."""
 
     #: rank of the input including the batch axis, or None if any rank is accepted
     input_ndim = None
-    #: Whether backward must return dL/dx. The model sets it False, when it is built or
-    #: compiled, for the first layers of a graph that have nothing trainable before them
-    #: (nobody needs their dx); such a layer's backward computes its parameter gradients
+    #: Whether backward must return dL/dx. A model's training backward sets it False around
+    #: the backward of a layer with nothing trainable before it in that model (nobody needs
+    #: its dx) and puts it back afterwards; such a backward computes the parameter gradients
     #: and returns None.
     need_input_grad = True
     #: True after a backward that started at the logits (see ``call_backward``).
@@ -152,7 +71,11 @@ class Layer:
         self.output_shape = None
         self._forward_hooks: list = []
         self._backward_hooks: list = []
-        self._inbound = []  # functional-API bookkeeping
+        self._inbound = []  # functional-API bookkeeping: the inputs of the latest call
+        self._nodes = []  # every call on symbolic tensors (a shared layer has several)
+        self._traces = {}  # traced call(): {training: Trace} (see traced.py)
+        self._variables = {}  # add_weight handles by name
+        self._last_added_losses = []
 
     # ------------------------------------------------------------------ building
     def add_param(self, name, shape, initializer="zeros", trainable=True):
@@ -167,11 +90,35 @@ class Layer:
         self._weight_names.append((name, trainable))
         return value
 
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, name=None, **kwargs):
+        """Keras's ``add_weight``: create a parameter and return its Variable (a handle that
+        nn.ops and Python operators accept in a traced ``call``; its gradient lands in
+        ``self.grads[name]``). Default initializer: glorot_uniform (zeros for a scalar)."""
+        unsupported = sorted(k for k in kwargs if k not in ("regularizer", "constraint", "autocast", "aggregation"))
+        if unsupported:
+            raise TypeError(f"{type(self).__name__} '{self.name}': add_weight got unexpected argument(s) {unsupported}")
+        if name is None:
+            name = "variable" if "variable" not in self._variables else f"variable_{len(self._variables)}"
+        if name in self._variables:
+            raise ValueError(f"{type(self).__name__} '{self.name}': a weight named {name!r} already exists")
+        shape = tuple(shape or ())
+        if initializer is None:
+            initializer = "glorot_uniform" if len(shape) >= 2 else "zeros"
+        saved, self.dtype = self.dtype, dtype or self.dtype
+        try:
+            self.add_param(name, shape, initializer, trainable=trainable)
+        finally:
+            self.dtype = saved
+        self._variables[name] = Variable(self, name, trainable)
+        return self._variables[name]
+
     def build(self, input_shape):
         """Create parameters for inputs of ``input_shape`` (batch axis included, as None)."""
         self.input_shape = tuple(input_shape)
         self.output_shape = tuple(self.compute_output_shape(self.input_shape))
         self.built = True
+
+    build.framework_build = True  # a traced subclass that does not override build needs no call
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -188,6 +135,8 @@ class Layer:
         return ""
 
     def _ensure_built(self, input_shape):
+        if self._traced():
+            return self._ensure_traced_built(input_shape)
         input_shape = (None,) + tuple(input_shape)[1:]
         if not self.built:
             self.check_input_shape(input_shape)
@@ -199,16 +148,27 @@ class Layer:
             )
 
     # ------------------------------------------------------------------ running
-    def __call__(self, x, training=False):
+    def __call__(self, x, *more, training=False, **kwargs):
+        if len(more) == 1 and isinstance(more[0], bool):  # layer(x, True): training, positionally
+            more, training = (), more[0]
+        if more:  # Keras's layer(a, b): several positional inputs, passed to call(a, b)
+            x, self._positional = [x, *more], True
+        if kwargs:
+            raise TypeError(f"{type(self).__name__} '{self.name}': unexpected keyword argument(s) "
+                            f"{', '.join(sorted(kwargs))}")
         symbolic = symbolic_input(x)
         if symbolic is not None:  # functional API: nn.Input(...) -> layer(tensor) records a node
             return symbolic.record_call(self, x)
-        if not backend.is_array(x):
-            raise TypeError(f"{type(self).__name__} '{self.name}': expected an array, received {type(x).__name__}")
-        x = backend.to_device(x)  # a host array joins the weights' device, as Keras converts inputs (no-op on numpy)
-        self._ensure_built(x.shape)
+        multi = isinstance(x, (list, tuple)) and self._traced()
+        xs = list(x) if multi else [x]
+        for v in xs:
+            if not backend.is_array(v) and not (multi and v is None):
+                raise TypeError(f"{type(self).__name__} '{self.name}': expected an array, received {type(v).__name__}")
+        xs = [backend.to_device(v) if v is not None else None for v in xs]  # host arrays join the weights' device
+        x = xs if multi else xs[0]
+        self._ensure_built([v.shape for v in xs if v is not None] if multi else x.shape)
         y = self.forward(x, training=training)
-        self._last_y_shape = y.shape
+        self._last_y_shape = y.shape if backend.is_array(y) else None
         for hook in self._forward_hooks:
             hook(self, x, y)
         return y
@@ -218,11 +178,13 @@ class Layer:
         tests all call it): checks the cache and dy's shape, calls ``backward(dy)`` or, with
         ``from_logits=True``, ``backward_logits(dy)`` (dy is then dL/dz at the pre-activation
         of a softmax/sigmoid output fused with its cross-entropy), then the backward hooks
-        ``hook(layer, dy, dx)``; ``layer.last_backward_at_logits`` says which path ran."""
+        ``hook(layer, dy, dx)``; ``layer.last_backward_at_logits`` says which path ran.
+        Within a model's backward pass, a second call on the same layer (a shared layer)
+        adds its parameter gradients to the first's."""
         if not self.cache:
             raise RuntimeError(f"{type(self).__name__} '{self.name}': backward() called before forward()")
         out_shape = getattr(self, "_last_y_shape", None)
-        if out_shape is not None and tuple(dy.shape) != tuple(out_shape):
+        if dy is not None and out_shape is not None and tuple(dy.shape) != tuple(out_shape):
             raise ValueError(
                 f"{type(self).__name__} '{self.name}': dy must have the output's shape {tuple(out_shape)}, "
                 f"received {tuple(dy.shape)}"
@@ -230,16 +192,85 @@ class Layer:
         if from_logits and not hasattr(self, "backward_logits"):
             raise TypeError(f"{type(self).__name__} '{self.name}' has no fused logits backward")
         self.last_backward_at_logits = bool(from_logits)
+        again = _PASS["depth"] > 0 and id(self) in _PASS["written"]
+        earlier = {k: g.copy() for k, g in self.grads.items()} if again else None
         dx = self.backward_logits(dy) if from_logits else self.backward(dy)
+        if again:
+            for k, g in earlier.items():
+                self.grads[k] += g  # dL/dW sums over every call of the layer
+        if _PASS["depth"] > 0:
+            _PASS["written"].add(id(self))
         for hook in self._backward_hooks:
             hook(self, dy, dx)
         return dx
 
     def forward(self, x, training=False):
-        raise NotImplementedError(f"{type(self).__name__}.forward")
+        if self._traced():
+            return self._traced_forward(x, training)
+        raise NotImplementedError(f"{type(self).__name__}.forward (define forward/backward, or call with nn.ops)")
+
+    forward.framework_forward = True  # a subclass that defines call() instead is traced
 
     def backward(self, dy):
+        if self._traced():
+            return self._traced_backward(dy)
         raise NotImplementedError(f"{type(self).__name__}.backward")
+
+    def call(self, inputs, training=None):
+        """Keras's name. Where a layer defines ``forward``, ``call`` is an alias of calling it.
+        A subclass may define ``call`` instead of forward/backward: it is traced (traced.py)."""
+        return self(inputs, training=bool(training))
+
+    call.framework_call = True
+
+    def build_symbolic(self, tensors, multi):
+        """Build for symbolic inputs and return the output shape (one call on symbolic tensors)."""
+        if self._traced():
+            self._ensure_traced_built([t.shape for t in tensors] if multi else tensors[0].shape)
+            self._trace_for(tensors if multi else tensors[0], False)
+            return self.output_shape
+        if multi:
+            shapes = [(None,) + tuple(t.shape)[1:] for t in tensors]
+            if not hasattr(self, "min_inputs"):
+                raise TypeError(f"{type(self).__name__} '{self.name}' takes one input, received a list of {len(tensors)}")
+            if not self.built:
+                self.check_input_shape(shapes)
+                self.build(shapes)
+        else:
+            if hasattr(self, "min_inputs"):
+                raise TypeError(f"{type(self).__name__} '{self.name}' expects a list of inputs, received one tensor")
+            shape = (None,) + tuple(tensors[0].shape)[1:]
+            if not self.built:
+                self.check_input_shape(shape)
+                self.build(shape)
+            elif tuple(self.input_shape[1:]) != shape[1:]:
+                raise ValueError(f"{type(self).__name__} '{self.name}': built for input shape "
+                                 f"{shape_str(self.input_shape)}, received {shape_str(shape)}")
+        return self.output_shape
+
+    def _cache_state(self):
+        """What one call left for its backward (swapped per node by the graph: shared layers)."""
+        return self.cache, getattr(self, "_last_y_shape", None)
+
+    def _set_cache_state(self, state):
+        self.cache, self._last_y_shape = state
+
+    @property
+    def output(self):
+        """The symbolic output of this layer's first call on symbolic tensors (Keras's ``layer.output``)."""
+        if not self._nodes:
+            raise AttributeError(f"{type(self).__name__} '{self.name}' has never been called on a symbolic input, "
+                                 "so it has no output yet (build the model first)")
+        outs = self._nodes[0].outputs
+        return outs[0] if len(outs) == 1 else list(outs)
+
+    @property
+    def input(self):
+        """The symbolic input(s) of this layer's first call on symbolic tensors."""
+        if not self._nodes:
+            raise AttributeError(f"{type(self).__name__} '{self.name}' has never been called on a symbolic input")
+        ins = self._nodes[0].inbound
+        return ins[0] if len(ins) == 1 else list(ins)
 
     # ------------------------------------------------------------------ hooks
     def register_forward_hook(self, fn):
@@ -251,72 +282,6 @@ class Layer:
         """``fn(layer, dy, dx)`` runs after every backward; returns a handle with ``remove()``."""
         self._backward_hooks.append(fn)
         return _HookHandle(self._backward_hooks, fn)
-
-    # ------------------------------------------------------------------ weights
-    def _weight_array(self, name, trainable):
-        return self.params[name] if trainable else self.state[name]
-
-    @property
-    def weights(self):
-        return [self._weight_array(n, t) for n, t in self._ordered_weight_names()]
-
-    def _ordered_weight_names(self):
-        trainable = [(n, t) for n, t in self._weight_names if t]
-        frozen = [(n, t) for n, t in self._weight_names if not t]
-        return trainable + frozen
-
-    @property
-    def weight_names(self):
-        return [n for n, _ in self._ordered_weight_names()]
-
-    def get_weights(self):
-        """Host copies of the weights in Keras order (kernel, bias, ...)."""
-        return [backend.to_host(w).copy() for w in self.weights]
-
-    def set_weights(self, weights):
-        """Copy a list of arrays (Keras order) into the weights, in place. Shapes must match."""
-        names = self._ordered_weight_names()
-        weights = list(weights)
-        if len(weights) != len(names):
-            raise ValueError(
-                f"{type(self).__name__} '{self.name}': expected {len(names)} weight arrays "
-                f"({', '.join(n for n, _ in names)}), received {len(weights)}"
-            )
-        for (name, trainable), value in zip(names, weights):
-            target = self._weight_array(name, trainable)
-            value = backend.to_host(value) if not backend.is_array(value) else value
-            if tuple(value.shape) != tuple(target.shape):
-                raise ValueError(
-                    f"{type(self).__name__} '{self.name}': weight '{name}' has shape {tuple(target.shape)}, "
-                    f"received {tuple(value.shape)}"
-                )
-        for (name, trainable), value in zip(names, weights):
-            target = self._weight_array(name, trainable)
-            target[...] = backend.to_device(backend.to_host(value), dtype=target.dtype)
-
-    def count_params(self) -> int:
-        total = 0
-        for w in self.weights:
-            n = 1
-            for d in w.shape:
-                n *= d
-            total += n
-        return total
-
-    def count_trainable_params(self) -> int:
-        total = 0
-        for w in self.params.values():
-            n = 1
-            for d in w.shape:
-                n *= d
-            total += n
-        return total
-
-    def cast_params(self, dtype):
-        """Cast parameters, gradients and state to ``dtype`` (e.g. float64 for gradient checks)."""
-        for d in (self.params, self.grads, self.state):
-            for k in d:
-                d[k] = d[k].astype(dtype)
 
     # ------------------------------------------------------------------ config / repr
     def get_config(self):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from nnscratch.layers.base import Layer, as_int, int_dims
-from nnscratch.layers.symbolic import SymbolicTensor
+from nnscratch.layers.symbolic import Node, SymbolicTensor
 
 
 class InputLayer(Layer):
@@ -40,4 +40,8 @@ class InputLayer(Layer):
 def Input(shape=None, batch_size=None, dtype=None, name=None):
     """Create a symbolic input of per-sample ``shape`` (Keras's ``keras.Input``)."""
     layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name)
-    return SymbolicTensor((batch_size,) + layer._declared_input_shape, dtype=dtype, layer=layer, name=layer.name)
+    node = Node(layer, kind="input")
+    t = SymbolicTensor((batch_size,) + layer._declared_input_shape, dtype=dtype, node=node, name=layer.name)
+    node.outputs = [t]
+    layer._nodes.append(node)
+    return t

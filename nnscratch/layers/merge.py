@@ -1,4 +1,5 @@
-"""Merge layers: combine several tensors into one (Add, Subtract, Multiply, Average, Concatenate).
+"""Merge layers: combine several tensors into one (Add, Subtract, Multiply, Average, Maximum,
+Minimum, Concatenate), and their functional forms (``nn.layers.add([a, b])``, ...).
 
 They take a *list* of inputs, so they only make sense in functional models:
 
@@ -162,6 +163,54 @@ class Multiply(_Merge):
         return grads
 
 
+class Maximum(_Merge):
+    """Elementwise maximum of the inputs.
+
+    Math:
+        forward:   y = max(x_1, ..., x_k)       (computed as max(max(x_1, x_2), x_3) ..., as Keras)
+        backward:  dx_i = dy where x_i is the maximum, else 0; a tie goes to the earliest input
+                   (the gradient of maximum(a, b) flows to a where a >= b, as in TensorFlow)
+    Input shape: a list of k >= 2 arrays of the same shape. Output shape: that shape.
+    Cache: the inputs and the output (references).
+    """
+
+    pick = "maximum"
+
+    def forward(self, inputs, training=False):
+        xp = backend.get_array_module(inputs[0])
+        combine = xp.maximum if self.pick == "maximum" else xp.minimum
+        y = inputs[0]
+        for x in inputs[1:]:
+            y = combine(y, x)
+        self.cache = {"inputs": list(inputs), "y": y}
+        return y
+
+    def backward(self, dy):
+        xs, y = self.cache["inputs"], self.cache["y"]
+        taken = None  # positions already given to an earlier input (ties)
+        grads = []
+        for x in xs:
+            wins = x == y
+            if taken is not None:
+                wins = wins & ~taken
+            grads.append(dy * wins)  # dL/dx_i = dL/dy where x_i is the one picked
+            taken = wins if taken is None else taken | wins
+        return grads
+
+
+class Minimum(Maximum):
+    """Elementwise minimum of the inputs.
+
+    Math:
+        forward:   y = min(x_1, ..., x_k)       (min(min(x_1, x_2), x_3) ..., as Keras)
+        backward:  dx_i = dy where x_i is the minimum, else 0; a tie goes to the earliest input
+    Input shape: a list of k >= 2 arrays of the same shape. Output shape: that shape.
+    Cache: the inputs and the output (references).
+    """
+
+    pick = "minimum"
+
+
 class Concatenate(_Merge):
     """Join the inputs along ``axis`` (default -1, the features/channels axis).
 
@@ -227,3 +276,42 @@ class Concatenate(_Merge):
         cfg = super().get_config()
         cfg["axis"] = self.axis
         return cfg
+
+
+def _functional(cls, inputs, **kwargs):
+    return cls(**kwargs)(inputs)
+
+
+def add(inputs, **kwargs):
+    """Functional form of Add: ``nn.layers.add([a, b])`` (Keras's ``keras.layers.add``)."""
+    return _functional(Add, inputs, **kwargs)
+
+
+def subtract(inputs, **kwargs):
+    """Functional form of Subtract."""
+    return _functional(Subtract, inputs, **kwargs)
+
+
+def multiply(inputs, **kwargs):
+    """Functional form of Multiply."""
+    return _functional(Multiply, inputs, **kwargs)
+
+
+def average(inputs, **kwargs):
+    """Functional form of Average."""
+    return _functional(Average, inputs, **kwargs)
+
+
+def maximum(inputs, **kwargs):
+    """Functional form of Maximum."""
+    return _functional(Maximum, inputs, **kwargs)
+
+
+def minimum(inputs, **kwargs):
+    """Functional form of Minimum."""
+    return _functional(Minimum, inputs, **kwargs)
+
+
+def concatenate(inputs, axis=-1, **kwargs):
+    """Functional form of Concatenate: ``nn.layers.concatenate([a, b], axis=-1)``."""
+    return _functional(Concatenate, inputs, axis=axis, **kwargs)

@@ -18,14 +18,20 @@ order (every layer after the layers that feed it).
                                                      the SUM of their gradients: the chain rule
                                                      for a variable used more than once)
 
-Each layer is used once per graph (no shared layers): a layer's cache holds one forward.
+A layer may be called on several tensors (a *shared* layer: one node per call, one cache per
+node, gradients summed over the calls), a model may be called like a layer, several Models may
+be built over one graph (an encoder and an autoencoder sharing layers, a feature extractor over
+a trained model), and ``nn.ops`` functions may be applied to symbolic tensors: all of it is run
+by ``nnscratch.layers.graph.Graph``.
 """
 from __future__ import annotations
 
 from nnscratch import backend
 from nnscratch import layers as layers_mod
+from nnscratch.layers.base import Layer, backward_pass
+from nnscratch.layers.graph import Graph
 from nnscratch.layers.input_layer import Input, InputLayer
-from nnscratch.layers.symbolic import SymbolicTensor, as_list as _as_list, call_symbolic, topological_nodes
+from nnscratch.layers.symbolic import SymbolicTensor, as_list as _as_list, call_symbolic, connection
 from nnscratch.models.model import Model as BaseModel
 from nnscratch.naming import unique_name
 
@@ -34,16 +40,26 @@ class Model(BaseModel):
     """A model from a graph of layers: ``Model(inputs, outputs, name=None)``.
 
     ``inputs`` / ``outputs`` are SymbolicTensors (or lists of them, for several inputs or
-    outputs). ``model.layers`` lists every layer, the InputLayers first, in topological order.
-    Several outputs work for ``model(x)``/``predict``; fit/evaluate need a single output (one loss).
+    outputs). ``model.layers`` lists every layer once, the InputLayers first, in topological
+    order. ``Model()`` with no inputs in a subclass that defines ``call`` is a subclassed model
+    (its call is traced, see ``nnscratch/layers/traced.py``).
     """
 
     _show_input_layers = True  # summary() shows the InputLayer rows, as Keras does for functional models
 
-    def __init__(self, inputs, outputs, name=None, trainable=True):
-        super().__init__(name=name or unique_name("functional"))
-        self._multi_in = isinstance(inputs, (list, tuple))
-        self._multi_out = isinstance(outputs, (list, tuple))
+    def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
+        self._graph = None
+        if inputs is None and outputs is None:  # a subclassed model: layers as attributes, call() traced
+            super().__init__(name=name, trainable=trainable, **kwargs)
+            return
+        if kwargs:
+            raise TypeError(f"Model: unexpected keyword argument(s) {', '.join(sorted(kwargs))}")
+        super().__init__(name=name or unique_name("functional"), trainable=trainable)
+        self._multi_in = isinstance(inputs, (list, tuple, dict))
+        self._multi_out = isinstance(outputs, (list, tuple, dict))
+        self.output_names = list(outputs) if isinstance(outputs, dict) else None
+        inputs = list(inputs.values()) if isinstance(inputs, dict) else inputs
+        outputs = list(outputs.values()) if isinstance(outputs, dict) else outputs
         self.inputs, self.outputs = _as_list(inputs), _as_list(outputs)
         for t in self.inputs:
             if not isinstance(t, SymbolicTensor) or not isinstance(t.layer, InputLayer):
@@ -51,150 +67,187 @@ class Model(BaseModel):
         for t in self.outputs:
             if not isinstance(t, SymbolicTensor):
                 raise TypeError(f"Model: outputs must be symbolic tensors returned by layers, received {type(t).__name__}")
-        self._nodes = topological_nodes(self.inputs, self.outputs)
-        # inputs first (in the order given), then every other node in topological order
-        input_ids = {id(t) for t in self.inputs}
-        self._nodes = self.inputs + [t for t in self._nodes if id(t) not in input_ids]
-        for t in self.inputs:
-            t.layer._connected_to = ["-"]
-        self._layers = [t.layer for t in self._nodes]
-        self._upstream_trainable = self._find_upstream_trainable()
-        self.plan_backward()
+        self._graph = Graph(self.inputs, self.outputs)
+        self._nodes = []  # this model's own calls on symbolic tensors (when used as a layer)
+        self._layers = self._graph.layers()
+        self._record = None
         shapes_in = [t.shape for t in self.inputs]
-        shapes_out = [t.layer.output_shape for t in self.outputs]
+        shapes_out = [t.shape for t in self.outputs]
         self.input_shape = shapes_in if self._multi_in else shapes_in[0]
         self.output_shape = shapes_out if self._multi_out else shapes_out[0]
         self.built = True
+        if self.output_names is None:
+            self.output_names = [t.node.name for t in self.outputs]
 
-    def _find_upstream_trainable(self):
-        """{id(node): True if some layer before it has trainable params} (needs dx or not)."""
-        up = {}
-        for t in self._nodes:
-            up[id(t)] = any(up[id(p)] or (p.layer.params and p.layer.trainable) for p in t.inbound)
-        return up
+    def connections(self):
+        """{id(layer): ['dense[0][0]', ...]}: what feeds each layer's nodes in this model."""
+        out = {}
+        for node in self._graph.nodes[len(self.inputs):]:
+            if node.kind != "op":
+                out.setdefault(id(node.fn), []).extend(connection(t) for t in node.inbound)
+        return out
 
     def plan_backward(self):
-        """A layer needs dx only if some layer before it has trainable parameters."""
-        self._upstream_trainable = self._find_upstream_trainable()
-        for t in self._nodes:
-            t.layer.need_input_grad = self._upstream_trainable[id(t)]
+        """Nothing to store: ``backward`` plans each call from this model's own graph."""
 
     @property
     def layers(self):
+        if self._graph is None:
+            return BaseModel.layers.fget(self)
         return list(self._layers)
 
     def build(self, input_shape=None):
         """A functional model is built when it is created; this only checks ``input_shape``."""
+        if self._graph is None:  # a subclassed model: build by tracing call() for this shape
+            if input_shape is None or not self._traced():
+                raise ValueError(f"Model '{self.name}': build(input_shape) needs the input shape and a call()")
+            self.build_symbolic([SymbolicTensor((None,) + tuple(input_shape)[1:])], False)
+            return None
         if input_shape is not None:
             given = [tuple(s)[1:] for s in _as_list(input_shape)] if self._multi_in else [tuple(input_shape)[1:]]
             expected = [tuple(t.shape)[1:] for t in self.inputs]
             if given != expected:
                 raise ValueError(f"Model '{self.name}': built for inputs {expected}, received {given}")
 
+    build.framework_build = True
+
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
-        if self._multi_out:
+        if self._graph is not None and self._multi_out and not isinstance(loss, (dict, list, tuple)):
             raise ValueError(f"Model '{self.name}' has {len(self.outputs)} outputs; compile/fit/evaluate support a "
                              "single output (one loss) for now; model(x) and predict work with several")
         super().compile(optimizer, loss, metrics, **kwargs)
 
     def output_layer(self):
+        if self._graph is None:
+            raise ValueError(f"Model '{self.name}' is a subclassed model: its output is computed by call()")
         if self._multi_out:
             raise ValueError(f"Model '{self.name}' has {len(self.outputs)} outputs; training needs a single output")
         return self.outputs[0].layer
 
+    def fuses_loss(self):
+        if self._graph is None or self.outputs[0].node.kind == "op":
+            return False
+        return super().fuses_loss()
+
     # ------------------------------------------------------------------ running
     def forward(self, x, training=False):
         """Run the nodes in topological order; ``x`` is an array or a list (one per input)."""
+        if self._graph is None:
+            return Layer.forward(self, x, training)
+        if isinstance(x, dict):  # {input name: array}, as Keras maps them
+            missing = [t.node.name for t in self.inputs if t.node.name not in x]
+            if missing:
+                raise ValueError(f"Model '{self.name}': no array for input(s) {missing}; received keys {sorted(x)}")
+            x = [x[t.node.name] for t in self.inputs]
         xs = _as_list(x) if self._multi_in else [x]
         if len(xs) != len(self.inputs):
             raise ValueError(f"Model '{self.name}': expected {len(self.inputs)} input arrays, received {len(xs)}")
-        values = {}
-        for t, value in zip(self.inputs, xs):
-            values[id(t)] = t.layer(value, training=training)
-        for t in self._nodes[len(self.inputs):]:
-            args = [values[id(p)] for p in t.inbound]
-            values[id(t)] = t.layer(args if t.layer._multi_input else args[0], training=training)
-        outs = [values[id(t)] for t in self.outputs]
+        outs, self._record = self._graph.forward(xs, training=training)
+        self._last_added_losses = self._record["losses"]
+        self.cache = {"record": self._record}
         return outs if self._multi_out else outs[0]
 
     def backward(self, dy, from_logits=False, need_input_grad=True):
         """Backpropagate dL/d(outputs) through the graph in reverse topological order.
 
-        grads[t] accumulates dL/dt over every layer that consumed t (a sum: branches).
-        With ``from_logits=True``, dy is dL/dz at the (single) output layer's pre-activation.
-        With ``need_input_grad=False`` (training), layers with nothing trainable before them do
-        not compute dx. Returns dL/dx (a list for several inputs; None where skipped)."""
-        dys = _as_list(dy) if self._multi_out else [dy]
+        grads[t] accumulates dL/dt over every node that consumed t (a sum: branches and shared
+        layers). With ``from_logits=True``, dy is dL/dz at the (single) output layer's
+        pre-activation. With ``need_input_grad=False`` (training), layers with nothing trainable
+        before them do not compute dx. ``dy`` has one entry per output (None: that output does
+        not reach the loss). Returns dL/dx (a list for several inputs; None where skipped)."""
+        if self._graph is None:
+            return BaseModel.backward(self, dy, from_logits, need_input_grad)
+        if self._record is None:
+            raise RuntimeError(f"Model '{self.name}': backward() called before forward()")
+        dys = (list(dy.values()) if isinstance(dy, dict) else _as_list(dy)) if self._multi_out else [dy]
         if len(dys) != len(self.outputs):
             raise ValueError(f"Model '{self.name}': expected {len(self.outputs)} output gradients, received {len(dys)}")
-        grads = {}
-
-        def accumulate(t, g):
-            grads[id(t)] = g if id(t) not in grads else grads[id(t)] + g  # new array: no aliasing writes
-
         for t, g in zip(self.outputs, dys):
-            if not from_logits:
-                accumulate(t, g)
-        output_id = id(self.outputs[0])
-        input_ids = {id(t) for t in self.inputs}
-        with self._every_input_grad(need_input_grad):
-            for t in reversed(self._nodes):
-                if id(t) in input_ids:
-                    continue
-                layer = t.layer
-                fused = from_logits and id(t) == output_id
-                if id(t) not in grads and not fused:
-                    continue  # the node's output does not reach the loss
-                if not layer.need_input_grad and not (layer.params and layer.trainable):
-                    continue  # nothing to learn here or upstream
-                if fused:
-                    if id(t) in grads:
-                        raise ValueError(f"Model '{self.name}': the fused output '{layer.name}' also feeds other layers")
-                    dx = layer.call_backward(dys[0], from_logits=True)
-                else:
-                    dx = layer.call_backward(grads[id(t)])
-                if not layer.need_input_grad:
-                    continue
-                for parent, d in zip(t.inbound, _as_list(dx) if layer._multi_input else [dx]):
-                    accumulate(parent, d)
-        dxs = [grads.get(id(t)) for t in self.inputs]
+            if g is not None and not from_logits and tuple(g.shape[1:]) != tuple(t.shape[1:]):
+                raise ValueError(f"Model '{self.name}': the gradient for output '{t.node.name}' must have shape "
+                                 f"(N,{' ' + ', '.join(str(d) for d in t.shape[1:])}), received {tuple(g.shape)}")
+        with backward_pass():
+            dxs, _ = self._graph.backward(self._record, dys, need_input_grad=need_input_grad, from_logits=from_logits)
         return dxs if self._multi_in else dxs[0]
 
+    def _record_state(self):
+        return self._record if self._graph is not None else BaseModel._record_state(self)
+
+    def _restore_state(self, state):
+        if self._graph is None:
+            return BaseModel._restore_state(self, state)
+        self._record = state
+
     def __call__(self, x, training=False):
-        if any(getattr(v, "_is_symbolic", False) for v in _as_list(x)):
+        if any(getattr(v, "_is_symbolic", False) for v in (list(x.values()) if isinstance(x, dict) else _as_list(x))):
             return call_symbolic(self, x)
+        if self._graph is None:
+            return BaseModel.__call__(self, x, training=training)
+        if isinstance(x, dict):
+            return self.forward({k: backend.to_device(v) for k, v in x.items()}, training=training)
         xs = [v if backend.is_array(v) else backend.to_device(v) for v in _as_list(x)]
         return self.forward(xs if self._multi_in else xs[0], training=training)
-
     # ------------------------------------------------------------------ config
     def get_config(self):
-        """Layers in topological order, each with the names of the layers that feed it."""
-        nodes = []
-        for t in self._nodes:
-            nodes.append({**layers_mod.serialize(t.layer), "inbound": [p.layer.name for p in t.inbound],
-                          "multi_input": bool(getattr(t.layer, "_multi_input", False))})
-        return {"name": self.name, "layers": nodes,
-                "input_layers": [t.layer.name for t in self.inputs], "multi_input": self._multi_in,
-                "output_layers": [t.layer.name for t in self.outputs], "multi_output": self._multi_out}
+        """The layers (each once) and the nodes: which layer each call used and which node
+        outputs fed it (shared layers and nested models included)."""
+        if self._graph is None:
+            return BaseModel.get_config(self)
+        nodes, index = [], {}
+        for i, node in enumerate(self._graph.nodes):
+            index[id(node)] = i
+            if node.kind == "op":
+                raise ValueError(f"Model '{self.name}': get_config() does not serialize nn.ops nodes "
+                                 f"({node.name}); wrap the computation in a custom layer with get_config")
+            args = [[index[id(a.node)], a.index] for a in node.args]
+            nodes.append({"layer": node.fn.name, "args": args, "multi_input": node.multi_input})
+        # each layer's name at the top level too: a custom layer's get_config may leave it out
+        layers = [{**layers_mod.serialize(layer), "name": layer.name} for layer in self._layers]
+        return {"name": self.name, "layers": layers, "nodes": nodes,
+                "inputs": [index[id(t.node)] for t in self.inputs], "multi_input": self._multi_in,
+                "outputs": [[index[id(t.node)], t.index] for t in self.outputs], "multi_output": self._multi_out}
 
     @classmethod
-    def from_config(cls, config):
-        tensors = {}
-        for node in config["layers"]:
-            if node["class_name"] == "InputLayer":
-                c = node["config"]
-                tensors[c["name"]] = Input(shape=tuple(c["shape"]), batch_size=c.get("batch_size"), name=c["name"])
+    def from_config(cls, config, custom_objects=None):
+        """Rebuild the graph from ``get_config()``; ``custom_objects`` maps class names of custom
+        layers to their classes (Keras's argument)."""
+        custom_objects = dict(custom_objects or {})
+        made = {}
+        for lc in config["layers"]:
+            name = lc.get("name", lc["config"].get("name"))
+            if lc["class_name"] == "InputLayer":
+                c = lc["config"]
+                made[name] = Input(shape=tuple(c["shape"]), batch_size=c.get("batch_size"), name=name)
                 continue
-            layer = layers_mod.deserialize(node)
-            missing = [n for n in node["inbound"] if n not in tensors]
-            if missing:
-                raise ValueError(f"Model config: layer '{layer.name}' is fed by unknown layer(s) {missing}")
-            args = [tensors[n] for n in node["inbound"]]
-            tensors[layer.name] = layer(args if node.get("multi_input") else args[0])
-        ins = [tensors[n] for n in config["input_layers"]]
-        outs = [tensors[n] for n in config["output_layers"]]
+            made[name] = deserialize(lc, custom_objects)
+        produced = []
+        for node in config["nodes"]:
+            target = made[node["layer"]]
+            if isinstance(target, SymbolicTensor):  # an Input's node
+                produced.append([target])
+                continue
+            args = [produced[i][j] for i, j in node["args"]]
+            out = target(args if node["multi_input"] else args[0])
+            produced.append(out if isinstance(out, list) else [out])
+        ins = [produced[i][0] for i in config["inputs"]]
+        outs = [produced[i][j] for i, j in config["outputs"]]
         return cls(ins if config.get("multi_input") else ins[0], outs if config.get("multi_output") else outs[0],
                    name=config.get("name"))
 
     def __repr__(self):
+        if self._graph is None:
+            return f"{type(self).__name__}('{self.name}', subclassed)"
         return f"Model('{self.name}', {len(self.inputs)} input(s), {len(self.outputs)} output(s), {len(self._layers)} layers)"
+
+
+def deserialize(config, custom_objects=None):
+    """A layer (or model) from ``{"class_name", "config"}``, looking in ``custom_objects`` first."""
+    custom_objects = custom_objects or {}
+    cls = custom_objects.get(config["class_name"]) or layers_mod.get_layer_class(config["class_name"])
+    cfg = dict(config["config"])
+    if getattr(cls, "_is_model", False):
+        return cls.from_config(cfg, custom_objects=custom_objects)
+    return cls.from_config(cfg)
+
+
+layers_mod.register(Model)

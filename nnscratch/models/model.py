@@ -10,6 +10,7 @@ import contextlib
 
 from nnscratch import backend, losses as losses_mod, metrics as metrics_mod, optimizers as optimizers_mod
 from nnscratch import saving
+from nnscratch.layers.base import Layer, backward_pass
 from nnscratch.models import device, stepping
 from nnscratch.models.summary import summary as _summary
 from nnscratch.models.trainer import Trainer
@@ -20,13 +21,15 @@ class NotCompiledError(RuntimeError, ValueError):
     """fit/evaluate/train_on_batch before compile (a RuntimeError, and a ValueError as Keras)."""
 
 
-class Model(Trainer):
-    """A graph of layers that trains (see ``trainer.py`` for fit/evaluate/predict)."""
+class Model(Trainer, Layer):
+    """A graph of layers that trains (see ``trainer.py`` for fit/evaluate/predict). A Model is
+    also a Layer (Keras's design), so a model can be used as a layer of another model; its
+    weights are then the same arrays in both."""
 
     _is_model = True  # a model called on a symbolic tensor is recognised without importing models
 
-    def __init__(self, name=None):
-        self.name = name or "model"
+    def __init__(self, name=None, trainable=True, **kwargs):
+        Layer.__init__(self, name=name, trainable=trainable, **kwargs)
         self.optimizer = None
         self.loss = None
         self.compiled = False
@@ -42,19 +45,77 @@ class Model(Trainer):
     # ------------------------------------------------------------------ to implement
     @property
     def layers(self):
-        raise NotImplementedError
+        """A subclassed model's layers: those held as attributes or used by its traced call."""
+        return Layer._sublayers(self)
 
-    def forward(self, x, training=False):
-        raise NotImplementedError
+    def _sublayers(self):
+        return self.layers
+
+    def _traced(self):
+        return not getattr(type(self).call, "framework_call", False)  # a subclassed Model with call()
 
     def backward(self, dy, from_logits=False, need_input_grad=True):
-        raise NotImplementedError
+        """A subclassed model (call traced): run its graph in reverse."""
+        if not self._traced():
+            raise NotImplementedError(f"{type(self).__name__}.backward")
+        if from_logits:
+            raise TypeError(f"Model '{self.name}': a traced call() has no fused logits backward")
+        saved, self.need_input_grad = self.need_input_grad, need_input_grad
+        try:
+            with backward_pass():
+                return self._traced_backward(dy)
+        finally:
+            self.need_input_grad = saved
+
+    def call_backward(self, dy, from_logits=False):
+        """A model used as a layer: its backward, planned by the calling graph's need_input_grad."""
+        dx = self.backward(dy, from_logits=from_logits, need_input_grad=self.need_input_grad)
+        for hook in self._backward_hooks:
+            hook(self, dy, dx)
+        return dx
+
+    def build_symbolic(self, tensors, multi):
+        """The model called on symbolic tensors (a model used as a layer): build it for their
+        shapes if needed and return its output shape(s)."""
+        if self._traced():
+            return Layer.build_symbolic(self, tensors, multi)
+        shapes = [(None,) + tuple(t.shape)[1:] for t in tensors]
+        self.build(shapes if multi else shapes[0])  # builds, or checks the shapes of a built model
+        return self.output_shape
+
+    def _cache_state(self):
+        return self._record_state()
+
+    def _set_cache_state(self, state):
+        self._restore_state(state)
+
+    def _record_state(self):
+        return Layer._cache_state(self)
+
+    def _restore_state(self, state):
+        Layer._set_cache_state(self, state)
+
+    @property
+    def losses(self):
+        """The ``add_loss`` terms of the latest forward (0-d arrays), from every layer inside."""
+        return list(self._last_added_losses)
+
+    def added_loss(self):
+        """HOOK for the trainer: the sum of ``self.losses`` (a 0-d array), or None when no layer
+        adds a loss. Add it to the compiled loss; its gradient already flows in ``backward``."""
+        terms = self.losses
+        if not terms:
+            return None
+        total = terms[0]
+        for t in terms[1:]:
+            total = total + t
+        return total
 
     def plan_backward(self):
-        """Set each layer's declared ``need_input_grad`` for training: False where nothing
-        trainable comes before the layer (its dx would go unused). Called when the model is
-        built, compiled and at the start of fit (Keras too asks for compile after a change of
-        ``trainable``)."""
+        """Called when the model is built, compiled and at the start of fit. The backward plan
+        (which layers need dx: only those with something trainable before them) is now made
+        per backward call from the model's own graph, so that a layer may sit in several
+        models; nothing is stored on the layers."""
 
     def output_layer(self):
         return self.layers[-1]
@@ -77,41 +138,13 @@ class Model(Trainer):
 
     # ------------------------------------------------------------------ parameters
     def parameters(self):
-        """[(key, param, grad)] for every trainable parameter, keys like 'dense_1/kernel'."""
+        """[(key, param, grad)] for every trainable parameter, keys like 'dense_1/kernel';
+        layers inside nested models and custom layers included, shared layers once."""
         out = []
-        for layer in self.layers:
-            if layer.trainable:
-                for k, p in layer.params.items():
-                    out.append((f"{layer.name}/{k}", p, layer.grads[k]))
+        for layer in self._trainable_owners():
+            for k, p in layer.params.items():
+                out.append((f"{layer.name}/{k}", p, layer.grads[k]))
         return out
-
-    @property
-    def weights(self):
-        return [w for layer in self.layers for w in layer.weights]
-
-    def get_weights(self):
-        return [w for layer in self.layers for w in layer.get_weights()]
-
-    def set_weights(self, weights):
-        weights = list(weights)
-        expected = sum(len(layer.weights) for layer in self.layers)
-        if len(weights) != expected:
-            raise ValueError(f"Model '{self.name}': expected {expected} weight arrays, received {len(weights)}")
-        i = 0
-        for layer in self.layers:  # validate everything before writing anything
-            for w, value in zip(layer.weights, weights[i:i + len(layer.weights)]):
-                if tuple(w.shape) != tuple(value.shape):
-                    raise ValueError(f"layer '{layer.name}': weight of shape {tuple(w.shape)}, received {tuple(value.shape)}")
-            i += len(layer.weights)
-        i = 0
-        for layer in self.layers:
-            n = len(layer.weights)
-            if n:
-                layer.set_weights(weights[i:i + n])
-            i += n
-
-    def count_params(self):
-        return sum(layer.count_params() for layer in self.layers)
 
     def get_layer(self, name=None, index=None):
         if index is not None:
@@ -176,6 +209,8 @@ class Model(Trainer):
     def __call__(self, x, training=False):
         if getattr(x, "_is_symbolic", False):
             return x.record_call(self, x)
+        if self._traced():
+            return Layer.__call__(self, x, training=training)
         device.check_weights_backend(self)
         return self.forward(backend.to_device(x), training=training)  # host arrays move to the device
 

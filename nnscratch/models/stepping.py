@@ -79,7 +79,7 @@ class Step:
 def backward_steps(model, x, y, apply_update=True):
     """Generator over the ``Step``s of one training step of a compiled Sequential model (a plain
     stack: each layer feeds the next)."""
-    if getattr(model, "_layers", None) is None or hasattr(model, "_nodes"):
+    if getattr(model, "_layers", None) is None or getattr(model, "_graph", None) is not None:
         raise TypeError(f"backward_steps: expected a Sequential model, received {type(model).__name__}")
     model._require_compiled("backward_steps")
     return _steps(model, x, y, apply_update)

@@ -15,12 +15,25 @@ def _fmt_bytes(n_params, bytes_per=4):
 def summary_rows(model):
     """[(name, class, output shape, params, connected_to)] for each layer."""
     rows = []
+    graph = getattr(model, "_graph", None)
+    connections = model.connections() if graph is not None else {}
     for layer in model.layers:
-        if type(layer).__name__ == "InputLayer" and not getattr(model, "_show_input_layers", False):
-            continue
-        shape = shape_str(layer.output_shape) if layer.built else "?"
-        connected = ", ".join(getattr(layer, "_connected_to", []) or [])
-        rows.append((layer.name, type(layer).__name__, shape, layer.count_params() if layer.built else 0, connected))
+        if type(layer).__name__ == "InputLayer":
+            if not (graph is not None and getattr(model, "_show_input_layers", False)):
+                continue
+        out = layer.output_shape
+        if not layer.built or out is None:
+            shape = "?"
+        elif isinstance(out, list):  # a nested model with several outputs
+            shape = ", ".join(shape_str(s) for s in out)
+        else:
+            shape = shape_str(out)
+        connected = "-" if type(layer).__name__ == "InputLayer" else ", ".join(connections.get(id(layer), []))
+        connected = connected if graph is not None else ""
+        # a nested model is one row, as in Keras (its class: Sequential, Functional, or the subclass)
+        cls = "Functional" if type(layer).__name__ == "Model" and getattr(layer, "_graph", None) is not None \
+            else type(layer).__name__
+        rows.append((layer.name, cls, shape, layer.count_params() if layer.built else 0, connected))
     return rows
 
 
@@ -48,7 +61,8 @@ def summary(model, line_length=None, print_fn=None):
             out.append((" " + v.rjust(w - 2) + " ") if i in right_align else (" " + v.ljust(w - 2) + " "))
         return "│" + "│".join(out) + "│"
 
-    trainable = sum(l.count_trainable_params() for l in model.layers if l.trainable)
+    trainable = sum(l.count_trainable_params() for l in model.layers if l.trainable) + (
+        sum(int(p.size) for p in model.params.values()) if model.trainable else 0)
     total = model.count_params()
     opt_params = 0
     if model.optimizer is not None and model.optimizer.state:  # iterations + learning_rate + slots (Keras)

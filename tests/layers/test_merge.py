@@ -34,7 +34,8 @@ def _inputs(k, shape=(3, 4), seed=1):
 
 
 @pytest.mark.parametrize("cls, k", [(nn.layers.Add, 2), (nn.layers.Add, 3), (nn.layers.Subtract, 2),
-                                    (nn.layers.Multiply, 2), (nn.layers.Multiply, 3), (nn.layers.Average, 3)])
+                                    (nn.layers.Multiply, 2), (nn.layers.Multiply, 3), (nn.layers.Average, 3),
+                                    (nn.layers.Maximum, 2), (nn.layers.Maximum, 3), (nn.layers.Minimum, 3)])
 def test_elementwise_merge_backward_matches_numerical_gradient(backend, cls, k):
     errors = merge_gradient_errors(cls(), _inputs(k))
     for name, err in errors.items():
@@ -90,3 +91,29 @@ def test_concatenate_output_shape_in_a_graph():
     a, b = nn.Input((5,)), nn.Input((3,))
     out = nn.layers.Concatenate()([a, b])
     assert out.shape == (None, 8)
+
+
+def test_maximum_ties_send_the_gradient_to_the_earliest_input():
+    a = np.array([[1.0, 2.0, 5.0]])
+    b = np.array([[1.0, 3.0, 0.0]])
+    layer = nn.layers.Maximum()
+    np.testing.assert_array_equal(layer([a, b]), [[1.0, 3.0, 5.0]])
+    da, db = layer.call_backward(np.ones_like(a))
+    np.testing.assert_array_equal(da, [[1.0, 0.0, 1.0]])
+    np.testing.assert_array_equal(db, [[0.0, 1.0, 0.0]])
+    np.testing.assert_array_equal(nn.layers.Minimum()([a, b]), [[1.0, 2.0, 0.0]])
+
+
+@pytest.mark.parametrize("fn, cls", [("add", "Add"), ("subtract", "Subtract"), ("multiply", "Multiply"),
+                                     ("average", "Average"), ("maximum", "Maximum"), ("minimum", "Minimum"),
+                                     ("concatenate", "Concatenate")])
+def test_functional_forms_build_the_merge_layer(fn, cls):
+    a, b = nn.Input((4,)), nn.Input((4,))
+    out = getattr(nn.layers, fn)([a, b], name=f"merge_{fn}")
+    assert type(out.layer).__name__ == cls and out.layer.name == f"merge_{fn}"
+    model = nn.Model([a, b], out)
+    xa, xb = _inputs(2, (3, 4))
+    expected = {"add": xa + xb, "subtract": xa - xb, "multiply": xa * xb, "average": (xa + xb) / 2,
+                "maximum": np.maximum(xa, xb), "minimum": np.minimum(xa, xb),
+                "concatenate": np.concatenate([xa, xb], -1)}[fn]
+    np.testing.assert_allclose(model([xa, xb]), expected, rtol=1e-6, err_msg=fn)

@@ -50,7 +50,8 @@ def run_batchnorm_case(case, dtype="float32", seed=0):
 
 
 def merge_cases():
-    cases = [Case(kind, dict(n_inputs=n)) for kind in ("Add", "Multiply", "Average") for n in (2, 3)]
+    cases = [Case(kind, dict(n_inputs=n)) for kind in ("Add", "Multiply", "Average", "Maximum", "Minimum")
+             for n in (2, 3)]
     cases.append(Case("Subtract", dict(n_inputs=2)))
     cases += [Case("Concatenate", dict(n_inputs=n, axis=axis)) for n, axis in [(2, -1), (3, 1)]]
     return cases
