@@ -127,4 +127,4 @@ def main(argv=None):
         return 130
 
 
-__all__ = ["main", "build_parser", "load_dataset", "CLIError", "DATASETS", "_class_names"]
+__all__ = ["main", "build_parser", "load_dataset", "CLIError", "DATASETS"]

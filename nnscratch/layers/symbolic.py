@@ -210,7 +210,7 @@ def loss_op(loss):
         loss.cache = dict(ctx["cache"])
         return loss.backward() * dy, None
 
-    return ops_core.Op(f"loss_{loss.name}", compute, gradient, convert="each")
+    return ops_core.Op(f"loss_{loss.name}", compute, gradient, convert="each", register=False)
 
 
 class Variable:

@@ -73,5 +73,27 @@ OPERATORS = {
     "__getitem__": get_item,
 }
 
-__all__ = sorted(n for n, v in globals().items()
-                 if not n.startswith("_") and n != "Op" and type(v) is not type(core))  # functions, not modules
+__all__ = [  # written out, so that documentation tools read it without running the module
+    'OPERATORS', 'abs', 'absolute', 'add', 'all', 'allclose', 'amax', 'amin', 'any', 'arange',
+    'arccos', 'arccosh', 'arcsin', 'arcsinh', 'arctan', 'arctanh', 'argmax', 'argmin', 'argsort',
+    'as_result', 'average', 'batch_normalization', 'binary_crossentropy', 'broadcast_to', 'cast',
+    'categorical_crossentropy', 'ceil', 'celu', 'clip', 'concatenate', 'convert_to_numpy',
+    'convert_to_tensor', 'copy', 'cos', 'cosh', 'count_nonzero', 'cumprod', 'cumsum', 'diagonal',
+    'divide', 'divide_no_nan', 'dot', 'dtype', 'einsum', 'elu', 'empty', 'empty_like', 'equal',
+    'exp', 'exp2', 'expand_dims', 'expm1', 'eye', 'fabs', 'flip', 'floor', 'floor_divide', 'full',
+    'full_like', 'gelu', 'get_item', 'greater', 'greater_equal', 'hard_sigmoid', 'hard_silu',
+    'hard_swish', 'hard_tanh', 'hstack', 'identity', 'in_top_k', 'is_tensor', 'isclose', 'isfinite',
+    'isinf', 'isnan', 'layer_normalization', 'leaky_relu', 'less', 'less_equal', 'linspace', 'log',
+    'log10', 'log1p', 'log2', 'log_sigmoid', 'log_softmax', 'logaddexp', 'logical_and',
+    'logical_not', 'logical_or', 'logical_xor', 'logsumexp', 'matmul', 'max', 'maximum', 'mean',
+    'min', 'minimum', 'mod', 'moments', 'moveaxis', 'multi_hot', 'multiply', 'nan_to_num', 'ndim',
+    'negative', 'nonzero', 'norm', 'normalize', 'not_equal', 'one_hot', 'ones', 'ones_like',
+    'outer', 'pad', 'power', 'prod', 'ravel', 'reciprocal', 'relu', 'relu6', 'repeat', 'reshape',
+    'rms_normalization', 'roll', 'round', 'rsqrt', 'scatter', 'scatter_update', 'selu',
+    'set_symbolic_handler', 'shape', 'sigmoid', 'sign', 'silu', 'sin', 'sinh', 'size', 'slice',
+    'slice_update', 'softmax', 'softplus', 'softsign', 'sort', 'sparse_categorical_crossentropy',
+    'split', 'sqrt', 'square', 'squareplus', 'squeeze', 'stack', 'std', 'stop_gradient', 'subtract',
+    'sum', 'swapaxes', 'swish', 'take', 'take_along_axis', 'tan', 'tanh', 'tanh_shrink',
+    'tensordot', 'tile', 'top_k', 'trace', 'transpose', 'tril', 'triu', 'true_divide', 'trunc',
+    'unstack', 'var', 'vstack', 'where', 'zeros', 'zeros_like',
+]

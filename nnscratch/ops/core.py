@@ -62,15 +62,18 @@ class Op:
             ``"float"`` (common dtype, at least float: divide, sqrt, exp...), ``"each"``
             (each input on its own), or a callable ``convert(inputs) -> list of arrays``.
         n_outputs: number of outputs (``out`` is then a tuple); None for "decided by attrs".
+        register: False for an Op made on the fly (not listed in ``REGISTRY``).
     """
 
-    def __init__(self, name, compute, gradient=None, convert="promote", n_outputs=1):
+    def __init__(self, name, compute, gradient=None, convert="promote", n_outputs=1, register=True):
         self.name = name
         self.compute = compute
         self.gradient = gradient
         self.convert = convert
         self.n_outputs = n_outputs
         self.differentiable = gradient is not None
+        if not register:  # an Op made on the fly (a traced loss node) stays out of the registry
+            return
         if name in REGISTRY:
             raise ValueError(f"ops/core.py: an Op named {name!r} is already registered")
         REGISTRY[name] = self
