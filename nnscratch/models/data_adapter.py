@@ -11,6 +11,8 @@ labels against the model's output (range, integer vs one-hot) before any step ru
 """
 from __future__ import annotations
 
+import warnings
+
 from nnscratch import backend, config
 from nnscratch.layers.base import positive_int
 
@@ -86,7 +88,22 @@ def prepare_x(model, x, name="inputs"):
         model.build((None,) + tuple(x.shape[1:]))
     expected = tuple(model.input_shape[1:]) if model.built else None
     _check_one(model, x, name, expected, model.layers[0].name if model.layers else "?")
+    _warn_overflow(model, x, name)
     return backend.to_device(x, dtype=backend.floatx()), x.shape[0]
+
+
+def _warn_overflow(model, x, name):
+    """Warn when casting to floatx turns finite values into inf (float64 1e300 -> float32)."""
+    if x.dtype.kind != "f" or x.dtype.itemsize <= 4 or backend.floatx() != "float32":
+        return
+    xp = backend.get_array_module(x)
+    big = xp.isfinite(x) & (xp.abs(x) > xp.finfo("float32").max)
+    if bool(backend.to_host(big.any())):
+        rows = backend.to_host(big.reshape(x.shape[0], -1).any(axis=1))
+        warnings.warn(f"Model '{model.name}': {int(backend.to_host(big.sum()))} values of {name} ({x.dtype}) exceed "
+                      f"float32's range (3.4e38) and become inf when cast to float32 (first in sample "
+                      f"{int(rows.argmax())}); rescale them, or train in float64 (nn.backend.set_floatx('float64'))",
+                      RuntimeWarning, stacklevel=3)
 
 
 def prepare_y(model, y, n):
