@@ -63,6 +63,12 @@ class DetectAnomaly:
             bad = diagnosis.input_culprit(x)
             if bad:
                 self._raise(f"non-finite values in {bad}, before any layer ran")
+            for layer in self.model.layers:
+                for name, w in list(layer.params.items()) + list(layer.state.items()):
+                    bad = _nonfinite(w)
+                    if bad:
+                        self._raise(f"non-finite values in weight '{name}' of {_where(layer)} before the step "
+                                    f"(set, loaded or left so by an earlier update): {bad}")
             loss, sums = original(x, y, metric_fns)
             self.monitor.after_step(self.model, self.steps, backend.to_float(loss))
             self.steps += 1
