@@ -104,5 +104,5 @@ SOLUTIONS = {
     "09.he_std": he_std,
     "09.batchnorm_forward": batchnorm_forward,
     "10.fix": {"scale": 255.0, "learning_rate": 0.05},
-    "10.culprit": "mystery",
+    "10.culprit": "act_b",
 }

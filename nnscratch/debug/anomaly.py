@@ -67,8 +67,9 @@ class DetectAnomaly:
                 for name, w in list(layer.params.items()) + list(layer.state.items()):
                     bad = _nonfinite(w)
                     if bad:
-                        self._raise(f"non-finite values in weight '{name}' of {_where(layer)} before the step "
-                                    f"(set, loaded or left so by an earlier update): {bad}")
+                        self._raise(f"non-finite values in weight '{name}' of {_where(layer)} before the step: {bad}",
+                                    cause="the weight was set or loaded non-finite (set_weights, load_weights, an "
+                                          "assignment), or an update outside this block made it so")
             loss, sums = original(x, y, metric_fns)
             self.monitor.after_step(self.model, self.steps, backend.to_float(loss))
             self.steps += 1
@@ -85,8 +86,8 @@ class DetectAnomaly:
         self.model.__dict__.pop("train_step", None)
         return False
 
-    def _raise(self, message):
-        how = diagnosis.how_it_started(self.monitor, self._xb) if self._xb is not None else []
+    def _raise(self, message, cause=None):
+        how = diagnosis.how_it_started(self.monitor, self._xb, cause) if self._xb is not None else []
         step = f" (training step {self.steps + 1} inside the block)" if self._xb is not None else ""
         raise FloatingPointError(message + step + "".join(f"\n  {line}" for line in how))
 

@@ -166,9 +166,10 @@ def forward_culprit(model, xb, weights=None):
     return None
 
 
-def how_it_started(monitor, xb):
-    """Lines: the loss over the last steps, the update ratio, the input range, likely causes."""
-    lines, causes = [], []
+def how_it_started(monitor, xb, cause=None):
+    """Lines: the loss over the last steps, the update ratio, the input range, likely causes
+    (``cause``, when the caller knows it, comes first and replaces the generic guess)."""
+    lines, causes = [], [cause] if cause else []
     if monitor.recent:
         lines.append("loss over the last steps: " + ", ".join(f"step {s + 1} {l:.3g}" for s, l, _ in monitor.recent))
         ratios = [(s, r) for s, _, r in monitor.recent if r is not None]
