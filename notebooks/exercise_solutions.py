@@ -103,6 +103,6 @@ SOLUTIONS = {
     "07.dense_relu_forward": dense_relu_forward,
     "09.he_std": he_std,
     "09.batchnorm_forward": batchnorm_forward,
-    "10.fix": {"scale": 255.0, "learning_rate": 0.05},
+    "10.fix": {"scale": 255.0, "learning_rate": 0.2},
     "10.culprit": "act_b",
 }
