@@ -47,7 +47,11 @@ class StepMonitor:
         self._diff = None
 
     def after_step(self, model, step, loss):
-        """Record one step; returns False when the update left a parameter non-finite."""
+        """Record one step; returns False when the update left a parameter non-finite. On a
+        device (checked once per epoch) only the loss is recorded."""
+        if backend.current() != "numpy":
+            self.recent.append((step, loss, None))
+            return True
         params = [p for _, p, _ in model.parameters()]
         ratio, finite = None, True
         if params:
