@@ -104,3 +104,21 @@ def test_mae_at_zero_and_the_clip_are_kinks_for_the_loss_check():
     p = np.array([[1.0, 0.0, 0.0], [0.2, 0.3, 0.5]])
     res = nn.debug.gradient_check(nn.losses.CategoricalCrossentropy(), p, np.eye(3)[[0, 2]])
     assert "clip" in res.left_out["y_pred"] and res.passed, (res, res.left_out)
+
+
+@pytest.mark.parametrize("layer", [nn.layers.MaxPooling2D(2, padding="same"), nn.layers.MaxPooling2D(3, strides=2),
+                                   nn.layers.GlobalMaxPooling2D()], ids=lambda l: type(l).__name__)
+def test_max_pooling_ties_are_left_out_not_called_wrong(layer):
+    x = np.zeros((2, 5, 5, 1))  # every window ties
+    x[0, 0, 0, 0] = 1.0
+    result = nn.debug.gradient_check(layer, x)
+    assert result.passed, (result, result.left_out)
+    assert "max-pooling tie" in result.left_out["x"]
+
+
+def test_relu6_max_value_is_a_kink_and_activation_relu_too():
+    x = np.array([[0.0, 1.0, -2.0, 6.0, 3.0, 7.0]] * 2)
+    result = nn.debug.gradient_check(nn.layers.ReLU(max_value=6.0), x)
+    assert result.passed and "max_value kink" in result.left_out["x"], result.left_out
+    result = nn.debug.gradient_check(nn.layers.Activation("relu"), x)
+    assert result.passed and result.left_out["x"].startswith("2 of 12 tried"), result.left_out
