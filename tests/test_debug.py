@@ -185,11 +185,16 @@ def test_detect_anomaly_names_first_bad_layer_in_forward():
     x, y = batch()
     model.build((None, 6))
     k = model.layers[1].params["kernel"]
-    k[0, 0] = np.inf  # dense_1 turns finite inputs into inf/nan
-    with pytest.raises(FloatingPointError, match=rf"forward output of layer '{model.layers[1].name}' \(Dense\)"):
+    k[:, :] = 3e38  # finite weights; dense_1 turns finite inputs into inf/nan
+    with pytest.raises(FloatingPointError, match=rf"forward output of layer '{model.layers[1].name}' \(Dense\)"), \
+            np.errstate(all="ignore"):
         with nn.debug.detect_anomaly(model):
             model.train_on_batch(x, y)
     assert all(not l._forward_hooks for l in model.layers)
+    k[0, 0] = np.inf  # a weight that is already non-finite is named before any layer runs
+    with pytest.raises(FloatingPointError, match=rf"weight 'kernel' of layer '{model.layers[1].name}' \(Dense\) before"):
+        with nn.debug.detect_anomaly(model):
+            model.train_on_batch(x, y)
 
 
 def test_detect_anomaly_names_first_bad_layer_in_backward():
