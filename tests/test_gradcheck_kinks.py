@@ -122,3 +122,20 @@ def test_relu6_max_value_is_a_kink_and_activation_relu_too():
     assert result.passed and "max_value kink" in result.left_out["x"], result.left_out
     result = nn.debug.gradient_check(nn.layers.Activation("relu"), x)
     assert result.passed and result.left_out["x"].startswith("2 of 12 tried"), result.left_out
+
+
+def test_the_html_report_shows_kinks_as_unchecked_and_the_trace_flags():
+    nn.utils.set_random_seed(0)
+    model = nn.Sequential([nn.Input((8, 8, 1)), Conv2D(2, 3, activation="relu"), Flatten(),
+                           Dense(3, activation="softmax")])
+    model.compile(nn.optimizers.SGD(5.0), "sparse_categorical_crossentropy")
+    x = np.zeros((2, 8, 8, 1), "float32")
+    x[:, 2:5, 2:5] = 200.0  # black background, unscaled
+    y = np.array([0, 1])
+    check = nn.debug.gradient_check(model, x, y)
+    assert check["conv2d/bias"] != check["conv2d/bias"]  # every bias coordinate sits on a kink
+    with nn.debug.trace(model) as tr:
+        model.train_on_batch(x, y)
+    html = nn.debug.html_report.render_trace(tr, gradcheck=check)
+    assert "FAILED" not in html and "unchecked" in html and "were left out" in html
+    assert "flag S: inputs up to 200: not scaled?" in html
