@@ -11,12 +11,18 @@ and the gradient it sends down (``dx``) are finite. The first check that fails r
 ``FloatingPointError`` naming the layer, so the layer that *created* the bad value is named,
 not the hundred layers it then spread to. The checks cost a device-to-host synchronisation
 per layer, so use the block for debugging only.
+
+Each training step inside the block first checks its input batch (a NaN in the data names
+the sample, not a layer), and every message ends with how it started: the loss over the last
+steps, the update ratio and the input range, with the likely causes, from the same
+``nnscratch.models.diagnosis`` that words fit's NaN stop, so the two name the same place.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from nnscratch import backend
+from nnscratch.models import diagnosis
 
 
 def _nonfinite(a):
@@ -42,40 +48,67 @@ class DetectAnomaly:
     def __init__(self, model):
         self.model = model
         self._handles = []
+        self.monitor = diagnosis.StepMonitor(self)
+        self.steps = 0
+        self._xb = None
 
     def __enter__(self):
         for layer in self.model.layers:
             self._handles.append(layer.register_forward_hook(self._check_forward))
             self._handles.append(layer.register_backward_hook(self._check_backward))
+        original = self.model.train_step
+
+        def checked_train_step(x, y, metric_fns=()):
+            self._xb = x
+            bad = diagnosis.input_culprit(x)
+            if bad:
+                self._raise(f"non-finite values in {bad}, before any layer ran")
+            for layer in self.model.layers:
+                for name, w in list(layer.params.items()) + list(layer.state.items()):
+                    bad = _nonfinite(w)
+                    if bad:
+                        self._raise(f"non-finite values in weight '{name}' of {_where(layer)} before the step: {bad}",
+                                    cause="the weight was set or loaded non-finite (set_weights, load_weights, an "
+                                          "assignment), or an update outside this block made it so")
+            loss, sums = original(x, y, metric_fns)
+            self.monitor.after_step(self.model, self.steps, backend.to_float(loss))
+            self.steps += 1
+            self._xb = None
+            return loss, sums
+
+        self.model.train_step = checked_train_step  # instance attribute shadows the method
         return self
 
     def __exit__(self, *exc):
         for h in self._handles:
             h.remove()
         self._handles = []
+        self.model.__dict__.pop("train_step", None)
         return False
 
-    @staticmethod
-    def _check_forward(layer, x, y):
+    def _raise(self, message, cause=None):
+        how = diagnosis.how_it_started(self.monitor, self._xb, cause) if self._xb is not None else []
+        step = f" (training step {self.steps + 1} inside the block)" if self._xb is not None else ""
+        raise FloatingPointError(message + step + "".join(f"\n  {line}" for line in how))
+
+    def _check_forward(self, layer, x, y):
         bad = _nonfinite(y)
         if bad:
             origin = "its input was finite" if _nonfinite(x) is None else "its input was already non-finite"
-            raise FloatingPointError(f"non-finite values in the forward output of {_where(layer)}: {bad}; {origin}")
+            self._raise(f"non-finite values in the forward output of {_where(layer)}: {bad}; {origin}")
 
-    @staticmethod
-    def _check_backward(layer, dy, dx):
+    def _check_backward(self, layer, dy, dx):
         bad = _nonfinite(dy)
         if bad:
-            raise FloatingPointError(
-                f"non-finite values in the gradient dy arriving at {_where(layer)} (from the layer above "
-                f"or the loss): {bad}")
+            self._raise(f"non-finite values in the gradient dy arriving at {_where(layer)} (from the layer above "
+                        f"or the loss): {bad}")
         for name, g in layer.grads.items():
             bad = _nonfinite(g)
             if bad:
-                raise FloatingPointError(f"non-finite values in the backward gradient of '{name}' of {_where(layer)}: {bad}")
+                self._raise(f"non-finite values in the backward gradient of '{name}' of {_where(layer)}: {bad}")
         bad = _nonfinite(dx)
         if bad:
-            raise FloatingPointError(f"non-finite values in the backward output dx of {_where(layer)}: {bad}")
+            self._raise(f"non-finite values in the backward output dx of {_where(layer)}: {bad}")
 
 
 def detect_anomaly(model):

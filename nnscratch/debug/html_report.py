@@ -162,21 +162,27 @@ def _cache_table(cache):
             "<th>max</th></tr>" + "".join(rows) + "</table>")
 
 
+def _bad(v, tol):
+    """A gradient-check error at or above tol (NaN = every coordinate at a kink: unchecked, not bad)."""
+    return v == v and not v < tol
+
+
 def _failed(gradcheck, layer_name, tol):
     """{param: error} of this layer's parameters whose gradient-check error is >= tol."""
     if not gradcheck:
         return {}
     return {k.split("/", 1)[1]: v for k, v in gradcheck.items() if "/" in k and k.split("/", 1)[0] == layer_name
-            and not v < tol}
+            and _bad(v, tol)}
 
 
-def _panel(rec, layer, gradcheck, tol, cache):
+def _panel(rec, layer, gradcheck, tol, cache, flags=()):
     bad = _failed(gradcheck, rec.name, tol)
     zf = rec.zero_fraction
     stats = [f"|y| {_fmt(_norm(rec.y))}", f"|dy| {_fmt(_norm(rec.dy))}" + (" (at the logits)" if rec.dy_at_logits else ""),
              f"|dx| {_fmt(_norm(rec.dx))}", f"|grad| {_fmt(rec.grad_norm)}", f"upd/w {_fmt(rec.update_ratio, '.2e')}"]
     if zf is not None:
         stats.append(f"dead ReLUs {100 * zf:.1f}%")
+    stats += [f"flag {code}: {msg}" for code, msg in flags]  # trace's flags (see debug.trace)
     params = []
     for k, w in rec.params_before.items():
         err = "" if not gradcheck or f"{rec.name}/{k}" not in gradcheck else \
@@ -202,9 +208,11 @@ def _panel(rec, layer, gradcheck, tol, cache):
 
 
 def _gradcheck_table(gradcheck, tol):
-    rows = "".join(f'<tr class="{"fail" if not v < tol else "ok"}"><td>{_e(k)}</td><td>{v:.2e}</td>'
-                   f'<td>{"FAILED" if not v < tol else "ok"}</td></tr>' for k, v in gradcheck.items())
-    n_bad = sum(not v < tol for v in gradcheck.values())
+    left_out = getattr(gradcheck, "left_out", {})
+    rows = "".join(f'<tr class="{"fail" if _bad(v, tol) else "ok"}"><td>{_e(k)}</td><td>{v:.2e}</td>'
+                   f'<td>{"FAILED" if _bad(v, tol) else ("unchecked" if v != v else "ok")}'
+                   f'{(" (" + _e(left_out[k]) + ")") if k in left_out else ""}</td></tr>' for k, v in gradcheck.items())
+    n_bad = sum(_bad(v, tol) for v in gradcheck.values())
     return (f"<h2>Gradient check: {n_bad} of {len(gradcheck)} arrays above {tol:g}</h2>"
             f"<table><tr><th>array</th><th>relative error</th><th></th></tr>{rows}</table>")
 
@@ -226,8 +234,11 @@ def render_trace(tr, title="One training step", gradcheck=None, tol=1e-6, layers
     caches = [l.cache for l in layers] if caches is None else caches
     head = (f"<p>loss {_fmt(tr.loss, '.6g')}; {len(tr.records)} layers, input {_e(tuple(tr.records[0].x.shape))}. "
             f"Forward runs top to bottom, backward bottom to top. {_e(note)}</p>")
+    flags = {}
+    for name, code, msg in getattr(tr, "flags", []):
+        flags.setdefault(name, []).append((code, msg))
     panels = '<div class="arrow">&darr;</div>'.join(
-        _panel(r, l, gradcheck, tol, c) for r, l, c in zip(tr.records, layers, caches))
+        _panel(r, l, gradcheck, tol, c, flags.get(r.name, ())) for r, l, c in zip(tr.records, layers, caches))
     extra = _gradcheck_table(gradcheck, tol) if gradcheck else ""
     return _page(title, head + extra + panels)
 

@@ -23,6 +23,18 @@ Columns of the table: output mean/std/min/max, the fraction of exact zeros in Re
 ("dead" units for this batch), ``|dy|`` and ``|dx|`` (L2 norms), ``|grad|`` (L2 norm over
 all the layer's parameter gradients) and ``upd/w`` = ||update|| / ||weights||, which for a
 healthy SGD run is typically around 1e-3.
+
+The last column, ``flags``, marks the clues a student should not have to know the thresholds
+for; the table ends with a legend of the flags present (``tr.flags`` lists them):
+
+* ``U`` upd/w above 0.1, a hundred times the rule of thumb: the learning rate is too high (or
+  the inputs unscaled) and the next steps will likely explode;
+* ``D`` a ReLU output that is 100% zeros for the batch: dead units, no gradient flows below;
+* ``x`` a parameter-free layer that multiplies or divides the gradient norm by more than 100
+  (``|dx| / |dy|``): such a layer should pass the gradient on about unchanged; check its backward;
+* ``0`` a gradient that is exactly zero (parameters or dx): nothing below will learn;
+* ``S`` the first layer's inputs reach beyond 10 in magnitude ("inputs up to 255: not scaled?");
+* ``N`` NaN or Inf in the layer's output or gradients.
 """
 from __future__ import annotations
 
@@ -32,6 +44,7 @@ import numpy as np
 
 from nnscratch import backend
 from nnscratch.debug import html_report
+from nnscratch.debug.trace_flags import record_flags
 
 
 def _host(a):
@@ -201,8 +214,9 @@ class Trace:
         if not self.records or self.records[0].y is None:
             return "trace: no training step was recorded (call model.train_on_batch or fit inside the block)"
         header = ["layer", "type", "in shape", "out shape", "mean", "std", "min", "max", "zero%",
-                  "|dy|", "|dx|", "|grad|", "upd/w"]
+                  "|dy|", "|dx|", "|grad|", "upd/w", "flags"]
         rows = []
+        flags = self.flags
         for r in self.records:
             mean, std, lo, hi = r.stats()
             zf = r.zero_fraction
@@ -213,14 +227,28 @@ class Trace:
                 "-" if zf is None else f"{100 * zf:.1f}",
                 dy, _fmt(_norm(r.dx)) if r.backward_ran else "-",
                 _fmt(r.grad_norm), _fmt(r.update_ratio, ".2e"),
+                "".join(code for name, code, _ in flags if name == r.name),
             ])
         widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
         line = lambda cells: "  ".join(c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-        out = [line(header), "-" * len(line(header))] + [line(r) for r in rows]
+        out = [line(header), "-" * len(line(header))] + [line(r).rstrip() for r in rows]
         loss = f"loss {self.loss:.6g}" if self.loss is not None else ""
         out.append(f"{loss}; * = dy taken at the logits (softmax/sigmoid fused with the loss); "
                    "- = not computed in training")
+        if flags:
+            out.append("flags:")
+            out += [f"  {code} {name}: {msg}" for name, code, msg in flags]
+        else:
+            out.append("flags: none (update ratios, dead ReLUs, gradient gains, zero gradients and the input range "
+                       "look healthy)")
         return "\n".join(out)
+
+    @property
+    def flags(self):
+        """[(layer name, code, message)] for the recorded step (see the module docstring)."""
+        if not self.records or self.records[0].y is None:
+            return []
+        return [(r.name, code, msg) for r in self.records for code, msg in record_flags(r, r is self.records[0])]
 
     def __str__(self):
         return self.table()

@@ -13,6 +13,8 @@ labels against the model's output (range, integer vs one-hot) before any step ru
 """
 from __future__ import annotations
 
+import warnings
+
 from nnscratch import backend, config
 from nnscratch.layers.base import positive_int
 from nnscratch.models.device import check_weights_backend, input_dtype, weights_dtype
@@ -92,7 +94,27 @@ def prepare_x(model, x, name="inputs"):
     expected = tuple(model.input_shape[1:]) if model.built else None
     _check_one(model, x, name, expected, model.layers[0].name if model.layers else "?")
     check_weights_backend(model)  # the backend or floatx may have changed since the model was built
-    return backend.to_device(x, dtype=input_dtype(model)), x.shape[0]
+    dtype = input_dtype(model)
+    _warn_overflow(model, x, name, dtype)
+    return backend.to_device(x, dtype=dtype), x.shape[0]
+
+
+def _warn_overflow(model, x, name, dtype):
+    """Warn when casting to float32 turns finite values into inf (float64 1e300 -> float32)."""
+    if x.dtype.kind != "f" or x.dtype.itemsize <= 4 or str(dtype) != "float32":
+        return
+    xp = backend.get_array_module(x)
+    limit = float(xp.finfo("float32").max)
+    # two reductions and no temporaries in the common case; the element-wise mask only when needed
+    if not (float(backend.to_host(x.max())) > limit or float(backend.to_host(x.min())) < -limit):
+        return
+    big = xp.isfinite(x) & (xp.abs(x) > limit)
+    if bool(backend.to_host(big.any())):
+        rows = backend.to_host(big.reshape(x.shape[0], -1).any(axis=1))
+        warnings.warn(f"Model '{model.name}': {int(backend.to_host(big.sum()))} values of {name} ({x.dtype}) exceed "
+                      f"float32's range (3.4e38) and become inf when cast to float32 (first in sample "
+                      f"{int(rows.argmax())}); rescale them, or train in float64 (nn.backend.set_floatx('float64'))",
+                      RuntimeWarning, stacklevel=3)
 
 
 def prepare_y(model, y, n):

@@ -47,7 +47,8 @@ def run_epoch(model, x, y, order, batch_size, steps, metric_fns, cbs, verbose, e
             model._progress["step"] = step + 1
             model._progress["sums"] = (loss_sum, metric_sums, seen)
             if check_each_step:
-                check_finite_loss(model, loss, xb, step, epoch)
+                check_finite_loss(model, loss, xb, step, epoch, rows=(start_i, stop_i),
+                                  logs=lambda: epoch_logs(loss_sum, metric_sums, metric_fns, seen))
             if batch_logs:
                 cbs.on_train_batch_end(step, epoch_logs(loss_sum, metric_sums, metric_fns, seen))
             if bar is not None:

@@ -36,6 +36,14 @@ def _shape(a):
     return None if a is None else tuple(a.shape)
 
 
+def _norm(a):
+    """L2 norm of an array, as a Python float ('-' when there is none)."""
+    if a is None:
+        return "-"
+    xp = backend.get_array_module(a)
+    return f"{backend.to_float(xp.sqrt(xp.sum(xp.square(a.astype('float64')))) ):.3g}"
+
+
 @dataclass
 class Step:
     """One pause of ``backward_steps``.
@@ -68,9 +76,9 @@ class Step:
         if self.phase == "forward":
             detail = f"x {_shape(self.x)} -> y {_shape(self.y)}, cache keys {sorted(self.cache)}"
         elif self.phase == "backward":
-            detail = f"dy {_shape(self.dy)} -> dx {_shape(self.dx)}"
+            detail = f"dy {_shape(self.dy)} -> dx {_shape(self.dx)}, |dy| {_norm(self.dy)} -> |dx| {_norm(self.dx)}"
         elif self.phase == "loss":
-            detail = f"loss {self.loss:.6g}, dy {_shape(self.dy)}" + (" (at the logits)" if self.from_logits else "")
+            detail = f"loss {self.loss:.6g}, dy {_shape(self.dy)}, |dy| {_norm(self.dy)}" + (" (at the logits)" if self.from_logits else "")
         else:
             detail = f"loss {self.loss:.6g} (before the update)"
         return f"Step({self.phase}{name}: {detail})"
