@@ -13,9 +13,9 @@ Where, in this order (the first that applies):
    forward check says during that step;
 4. the loss itself.
 
-How it started: a ``StepMonitor`` keeps the last few steps' loss and update ratio
-||w_after - w_before|| / ||w_before|| (a copy of the weights, refreshed every step on the NumPy
-backend; the ratio is measured on the steps where the loss did not fall).
+How it started: a ``StepMonitor`` keeps the last few steps' loss and, on the NumPy backend while
+the loss is rising, the update ratio ||w_after - w_before|| / ||w_before|| (the weights are
+copied only after a step whose loss rose, so a healthy run pays nothing).
 """
 from __future__ import annotations
 
@@ -35,15 +35,23 @@ def _sq(xp, a):
 
 
 class StepMonitor:
-    """The last steps' (step, loss, update ratio), and the weights before the latest step.
+    """The last steps' (step, loss, update ratio), and, while the loss is rising, the weights
+    before the latest step.
 
-    Per step: a copy of the parameters; when the loss did not fall, also a subtraction and two
-    dot products (the update ratio)."""
+    A normal step costs nothing here but appending its loss. Only when a step's loss rose (by
+    more than RISE, or it is the first step of the fit) are the weights copied after it, so
+    that the next step's update ratio ||w_after - w_before|| / ||w_before|| can be measured and
+    a failing next step re-run with the weights it started from: an exploding run rises at
+    every step, so its ratios are all measured, while a healthy run copies almost never
+    (performance: a copy per step cost a batch-32 MLP up to 20%)."""
+
+    RISE = 1.2
 
     def __init__(self, owner=None):
         self.owner = owner
         self.recent = collections.deque(maxlen=KEEP_STEPS)
-        self.snapshot = None  # [copy of each parameter] as they were after the previous step
+        self.snapshot = None  # [copy of each parameter] as they were after step ``snapshot_step``
+        self.snapshot_step = None
         self._diff = None
 
     def after_step(self, model, step, loss):
@@ -54,28 +62,30 @@ class StepMonitor:
             return True
         params = [p for _, p, _ in model.parameters()]
         ratio, finite = None, True
+        previous = self.recent[-1][1] if self.recent else None
         if params:
             xp = backend.get_array_module(params[0])
-            previous = self.recent[-1][1] if self.recent else None
-            # the ratio is measured when the loss did not fall (a falling loss needs no explaining)
-            measure = previous is None or not math.isfinite(previous) or loss >= previous
-            if self.snapshot is not None and [s.shape for s in self.snapshot] == [p.shape for p in params]:
-                if measure:
-                    du = w = 0.0
-                    for p, s, d in zip(params, self.snapshot, self._diff):
-                        xp.subtract(p, s, out=d)
-                        du += _sq(xp, d)
-                        w += _sq(xp, s)
-                    ratio = math.sqrt(du / w) if w > 0 else float("inf")
-                    finite = math.isfinite(du)
-                for p, s in zip(params, self.snapshot):
-                    xp.copyto(s, p)
-            else:
-                self.snapshot = [p.copy() for p in params]
-                self._diff = [xp.empty_like(p) for p in params]
-                finite = math.isfinite(sum(_sq(xp, p) for p in params))
-            if not finite:  # inf from squaring 1e20 in float32, or a real NaN/Inf?
-                finite = all(bool(backend.to_host(xp.isfinite(p).all())) for p in params)
+            armed = (self.snapshot_step == step - 1 and self.snapshot is not None
+                     and [s.shape for s in self.snapshot] == [p.shape for p in params])
+            if armed:  # the weights before this step's update were kept: measure the update
+                du = w = 0.0
+                for p, s, d in zip(params, self.snapshot, self._diff):
+                    xp.subtract(p, s, out=d)
+                    du += _sq(xp, d)
+                    w += _sq(xp, s)
+                ratio = math.sqrt(du / w) if w > 0 else float("inf")
+                finite = math.isfinite(du)
+                if not finite:  # inf from squaring 1e20 in float32, or a real NaN/Inf?
+                    finite = all(bool(backend.to_host(xp.isfinite(p).all())) for p in params)
+            rising = previous is None or not math.isfinite(previous) or loss > self.RISE * previous
+            if rising and finite:
+                if armed:
+                    for p, s in zip(params, self.snapshot):
+                        xp.copyto(s, p)
+                else:
+                    self.snapshot = [p.copy() for p in params]
+                    self._diff = [xp.empty_like(p) for p in params]
+                self.snapshot_step = step
         self.recent.append((step, loss, ratio))
         return finite
 
@@ -209,7 +219,7 @@ def diagnose(model, monitor, xb, step, rows=None, weights_finite=True):
     if where is None and not weights_finite:
         where = weight_culprit(model, step)
     if where is None:
-        before = monitor.snapshot
+        before = monitor.snapshot if monitor.snapshot_step == step - 1 else None  # weights before this step
         if before is not None and not all(bool(backend.to_host(backend.get_array_module(w).isfinite(w).all()))
                                           for w in before):
             where = weight_culprit(model, step - 1)
