@@ -90,8 +90,8 @@ def test_uncompiled_model_saves_and_loads_uncompiled(tmp_path):
 
 
 def test_load_errors_are_clear(tmp_path):
-    with pytest.raises(ValueError, match="must end in '.keras' or '.nnscratch'"):
-        _cnn().save(tmp_path / "m.h5")
+    with pytest.raises(ValueError, match="must end in '.keras', '.h5' or '.nnscratch'"):
+        _cnn().save(tmp_path / "m.txt")
     with pytest.raises(FileNotFoundError):
         nn.models.load_model(tmp_path / "missing.keras")
     bad = tmp_path / "bad.keras"

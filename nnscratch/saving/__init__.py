@@ -13,6 +13,7 @@ import os
 
 from nnscratch.saving import keras_h5, npz
 from nnscratch.saving.atomic import atomic_path, atomic_write_bytes
+from nnscratch.saving.npz import apply_arrays, arrays_to_bytes, read_arrays
 
 
 def save_weights(model, path):
@@ -35,4 +36,4 @@ def load_weights(model, path):
     return npz.load_npz(model, path)
 
 
-__all__ = ["atomic_path", "atomic_write_bytes", "save_weights", "load_weights", "keras_h5", "npz"]
+__all__ = ["atomic_path", "atomic_write_bytes", "apply_arrays", "arrays_to_bytes", "read_arrays", "save_weights", "load_weights", "keras_h5", "npz"]
