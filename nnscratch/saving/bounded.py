@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -99,7 +100,7 @@ def read_member(zf, name, path, max_bytes):
     try:
         with zf.open(info) as f:
             data = f.read(max_bytes + 1)
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError, RuntimeError, zlib.error) as exc:
         raise fail(path, f"member {name!r} is corrupt ({exc})") from None
     if len(data) > max_bytes:
         raise fail(path, f"member {name!r} inflates past the {max_bytes} bytes allowed")
@@ -154,7 +155,7 @@ def read_npz(path, expect, data=None, text_keys=()):
             except FileFormatError:
                 raise
             except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError, SyntaxError,
-                    TypeError) as exc:
+                    TypeError, RuntimeError, zlib.error) as exc:
                 raise fail(path, f"array {key!r} is corrupt ({exc})") from None
             if len(raw) != nbytes:
                 raise fail(path, f"array {key!r} holds {len(raw)} bytes, its header declares {nbytes}")
@@ -172,11 +173,14 @@ def _open_zip_bytes(buf, path):
 
 
 # ---------------------------------------------------------------------------------- HDF5
+# what h5py raises for a corrupt file (RuntimeError: "unknown symbol table entry cache type", ...)
+_H5_ERRORS = (KeyError, OSError, ValueError, TypeError, RuntimeError, AttributeError, IndexError)
+
 def h5_open(path, fileobj=None):
     import h5py
     try:
         return h5py.File(fileobj if fileobj is not None else path, "r")
-    except (OSError, ValueError) as exc:
+    except _H5_ERRORS as exc:
         raise fail(path, f"cannot be read as HDF5: it is truncated, corrupt or not HDF5 ({exc})") from None
 
 
@@ -186,7 +190,7 @@ def h5_child(group, key, path, want="group"):
     where = f"{group.name.rstrip('/')}/{key}"
     try:
         link = group.get(key, getlink=True)
-    except (KeyError, OSError, ValueError, TypeError) as exc:
+    except _H5_ERRORS as exc:
         raise fail(path, f"cannot read {where!r} ({exc})") from None
     if link is None:
         return None
@@ -195,7 +199,7 @@ def h5_child(group, key, path, want="group"):
         raise fail(path, f"{where!r} is {kind}; links are refused in weights files")
     try:
         obj = group[key]
-    except (KeyError, OSError, ValueError, TypeError) as exc:
+    except _H5_ERRORS as exc:
         raise fail(path, f"cannot read {where!r} ({exc})") from None
     cls = h5py.Group if want == "group" else h5py.Dataset
     if not isinstance(obj, cls):
@@ -206,7 +210,7 @@ def h5_child(group, key, path, want="group"):
 def h5_keys(group, path):
     try:
         return list(group.keys())
-    except (OSError, ValueError, TypeError, RuntimeError) as exc:
+    except _H5_ERRORS as exc:
         raise fail(path, f"cannot list {group.name!r} ({exc})") from None
 
 
@@ -219,7 +223,7 @@ def h5_array(group, key, path, expected_shape, max_bytes=None):
         raise fail(path, f"has no dataset {where!r}")
     try:
         shape, dtype, external = ds.shape, ds.dtype, ds.external
-    except (OSError, ValueError, TypeError) as exc:
+    except _H5_ERRORS as exc:
         raise fail(path, f"cannot read {where!r} ({exc})") from None
     if external:
         raise fail(path, f"dataset {where!r} keeps its data in external files; refused")
@@ -228,7 +232,7 @@ def h5_array(group, key, path, expected_shape, max_bytes=None):
     check_array_header(tuple(shape), dtype, path, f"dataset {where!r}", expected_shape, max_bytes)
     try:
         return np.asarray(ds[()])
-    except (OSError, ValueError, TypeError, RuntimeError) as exc:
+    except _H5_ERRORS as exc:
         raise fail(path, f"dataset {where!r} is corrupt ({exc})") from None
 
 
@@ -242,7 +246,7 @@ def h5_attr_text(obj, name, path, required=True):
         value = obj.attrs[name]
     except FileFormatError:
         raise
-    except (OSError, ValueError, TypeError, KeyError) as exc:
+    except _H5_ERRORS as exc:
         raise fail(path, f"cannot read attribute {name!r} ({exc})") from None
     if isinstance(value, np.ndarray) and value.shape == ():
         value = value[()]

@@ -57,7 +57,7 @@ def _read_plan(model, f, path):
     dataset's shape and dtype are checked before it is read, links are refused."""
     layers_group = bounded.h5_child(f, "layers", path)
     if layers_group is None:
-        if "model_weights" in f or "layer_names" in f.attrs:
+        if bounded.h5_child(f, "model_weights", path) is not None:
             raise ValueError(f"{path}: this is a legacy Keras 2 HDF5 file; save it from Keras 3 with "
                              f"model.save_weights('name{SUFFIX}')")
         raise ValueError(f"{path}: not a Keras 3 weights file (no 'layers' group; expected layers/<name>/vars/<i>)")

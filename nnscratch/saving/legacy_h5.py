@@ -85,7 +85,7 @@ def _names(obj, attr, path):
             while f"{attr}{i}" in attrs and i < 10000:
                 values.append(attrs[f"{attr}{i}"])
                 i += 1
-    except (OSError, ValueError, TypeError, KeyError) as exc:
+    except bounded._H5_ERRORS as exc:
         raise fail(path, f"cannot read attribute {attr!r} of {obj.name!r} ({exc})") from None
     out = []
     for v in values:
