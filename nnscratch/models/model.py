@@ -13,7 +13,7 @@ from nnscratch import saving
 from nnscratch.models import stepping
 from nnscratch.models.summary import summary as _summary
 from nnscratch.models.trainer import Trainer
-from nnscratch.saving import model_file
+from nnscratch.saving import model_file, onnx_export
 
 
 class NotCompiledError(RuntimeError, ValueError):
@@ -194,3 +194,7 @@ class Model(Trainer):
 
     def summary(self, line_length=None, print_fn=None):
         return _summary(self, line_length=line_length, print_fn=print_fn)
+
+    def export(self, filepath, format="onnx", verbose=None, input_signature=None, **kwargs):
+        """Keras 3's ``model.export``: an ONNX inference graph (see nnscratch.saving.onnx_export)."""
+        return onnx_export.export(self, filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
