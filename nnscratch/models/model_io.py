@@ -59,7 +59,7 @@ def _load_keras(path, compile):
     spec = keras_file.spec_from_config(config, path)
     comp = config.get("compile_config")
     model = build_from_spec(spec, path)
-    if compile and comp is not None:
+    if compile and comp:  # Keras writes {} for an uncompiled model
         _compile(model, comp, path)
     data = weights(keras_file.weights_budget(model))
     plan, opt_plan = keras_file.read_weights_h5(model, data, path, with_optimizer=model.compiled)
