@@ -8,7 +8,6 @@ import random
 import warnings
 import zipfile
 
-import numpy as np
 import pytest
 
 import nnscratch as nn

@@ -4,7 +4,6 @@ malformed file into one ValueError naming the file, leaving the model unchanged.
 import io
 import json
 import os
-import struct
 import tracemalloc
 import zipfile
 
@@ -261,3 +260,18 @@ def test_cli_evaluate_with_a_bad_weights_file_prints_one_line(tmp_path, capsys):
     assert status == 1
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert "weights.npz" in err
+
+
+def test_keras_file_whose_weights_member_inflates_past_the_model_is_refused(tmp_path):
+    model = small_model()
+    path = tmp_path / "w-bomb.keras"
+    model.save(path)
+    with zipfile.ZipFile(path) as zf:
+        config = zf.read("config.json")
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("metadata.json", "{}")
+        zf.writestr("config.json", config)
+        zf.writestr("model.weights.h5", b"\0" * (64 * 2**20))  # 64 MB for a model of 23 weights
+    assert os.path.getsize(path) < 1_000_000
+    err = refused_within_memory(lambda: nn.models.load_model(path), path, None)
+    assert "model.weights.h5" in str(err)

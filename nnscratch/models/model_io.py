@@ -5,8 +5,6 @@ custom objects refused by name) before a model is built, and every weight is che
 any is assigned. Nothing in a file is ever executed."""
 from __future__ import annotations
 
-import os
-
 from nnscratch import losses, optimizers
 from nnscratch.layers.input_layer import Input
 from nnscratch.models.functional import Model
