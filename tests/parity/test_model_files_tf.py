@@ -235,3 +235,27 @@ def test_seed_program_models_cross_both_ways(tmp_path, name):
     _save(nm, tmp_path / "n.h5")
     from_nn = keras.models.load_model(tmp_path / "n.h5")
     assert_close(name, "nnscratch .h5 -> Keras", from_nn.predict(x, verbose=0), nm.predict(x), tolerances.PREDICT)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_channels_first_model_survives_a_trip_through_keras(tmp_path, fmt):
+    """TensorFlow's CPU kernels cannot run channels_first convolutions, so the check is a round
+    trip: nnscratch saves, Keras loads (weights compared exactly) and saves again, nnscratch loads
+    and predicts what the original predicted."""
+    tf, keras = load_tf()
+    nm = _seq((2, 7, 7), lambda L: [
+        L.Conv2D(3, 3, padding="same", data_format="channels_first"), L.BatchNormalization(axis=1),
+        L.MaxPooling2D(2, data_format="channels_first"), L.ZeroPadding2D(1, data_format="channels_first"),
+        L.AveragePooling2D(2, padding="same", data_format="channels_first"), L.Flatten(data_format="channels_first"),
+        L.Dense(2)])(nn)
+    nm.set_weights(_random_weights(nm.get_weights(), [n for l in nm.layers for n in l.weight_names]))
+    _save(nm, tmp_path / f"a.{fmt}")
+    km = keras.models.load_model(tmp_path / f"a.{fmt}")
+    formats = [l.get_config().get("data_format") for l in km.layers]
+    assert [f for f in formats if f is not None] == ["channels_first"] * 5
+    for i, (a, b) in enumerate(zip(nm.get_weights(), km.get_weights())):
+        assert_close("channels_first", f"{fmt} weight[{i}]", a, b, tolerances.EXACT)
+    _save(km, tmp_path / f"b.{fmt}")
+    back = nn.models.load_model(tmp_path / f"b.{fmt}")
+    x = _nn_inputs(nm)
+    assert_close("channels_first", f"{fmt} predictions after the trip", back.predict(x), nm.predict(x), tolerances.EXACT)
