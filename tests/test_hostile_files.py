@@ -275,3 +275,37 @@ def test_keras_file_whose_weights_member_inflates_past_the_model_is_refused(tmp_
     assert os.path.getsize(path) < 1_000_000
     err = refused_within_memory(lambda: nn.models.load_model(path), path, None)
     assert "model.weights.h5" in str(err)
+
+
+@pytest.mark.parametrize("fmt", ["keras", "h5", "nnscratch"])
+def test_tiny_config_describing_gigabytes_of_weights_is_refused_before_building(tmp_path, fmt):
+    import warnings
+    model = small_model()
+    path = tmp_path / f"wide.{fmt}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.save(path)
+
+    def widen(cfg):
+        if fmt == "nnscratch":  # nnscratch's own zip
+            cfg["model"]["config"]["input_shape"] = [100000]
+            cfg["model"]["config"]["layers"][0]["config"]["units"] = 100000
+            return
+        cfg["config"]["layers"][0]["config"]["batch_shape"] = [None, 100000]
+        cfg["config"]["layers"][1]["config"]["units"] = 100000  # a 40 GB kernel
+    if fmt in ("keras", "nnscratch"):
+        with zipfile.ZipFile(path) as zf:
+            members = {n: zf.read(n) for n in zf.namelist()}
+        cfg = json.loads(members["config.json"])
+        widen(cfg)
+        members["config.json"] = json.dumps(cfg).encode()
+        with zipfile.ZipFile(path, "w") as zf:
+            for n, b in members.items():
+                zf.writestr(n, b)
+    else:
+        with h5py.File(path, "r+") as f:
+            cfg = json.loads(f.attrs["model_config"])
+            widen(cfg)
+            f.attrs["model_config"] = json.dumps(cfg)
+    err = refused_within_memory(lambda: nn.models.load_model(path), path, None)
+    assert "weights" in str(err) and "more than" in str(err)

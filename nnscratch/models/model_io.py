@@ -5,7 +5,9 @@ custom objects refused by name) before a model is built, and every weight is che
 any is assigned. Nothing in a file is ever executed."""
 from __future__ import annotations
 
-from nnscratch import losses, optimizers
+import os
+
+from nnscratch import layers as layers_mod, losses, optimizers
 from nnscratch.layers.input_layer import Input
 from nnscratch.models.functional import Model
 from nnscratch.models.sequential import Sequential
@@ -55,6 +57,7 @@ def _compile(model, comp, path, key="optimizer"):
 def _load_keras(path, compile):
     config, weights = keras_file.read_archive(path)
     spec = keras_file.spec_from_config(config, path)
+    keras_file.check_weights_fit(spec, weights.size, path)
     comp = config.get("compile_config")
     model = build_from_spec(spec, path)
     if compile and comp:  # Keras writes {} for an uncompiled model
@@ -69,6 +72,7 @@ def _load_h5(path, compile):
     with bounded.h5_open(path) as f:
         config, training = legacy_h5.read_h5_configs(f, path)
         spec = keras_file.spec_from_config(config, path)
+        keras_file.check_weights_fit(spec, os.path.getsize(path), path)
         model = build_from_spec(spec, path)
         if compile and training is not None:
             _compile(model, training, path, key="optimizer_config")
@@ -77,9 +81,27 @@ def _load_h5(path, compile):
     return model
 
 
+def _own_spec(model_config):
+    """nnscratch's own model config as a spec for ``keras_file.check_weights_fit`` (layers
+    created, not built)."""
+    cfg = model_config["config"]
+    if model_config.get("class_name") == "Sequential":
+        layers = [layers_mod.deserialize(lc) for lc in cfg["layers"]]
+        shape = cfg.get("input_shape") or layers[0].get_config().get("input_shape")
+        return {"kind": "sequential", "inputs": [("input", tuple(shape), None)], "layers": layers}
+    inputs, nodes = [], []
+    for node in cfg["layers"]:
+        if node["class_name"] == "InputLayer":
+            inputs.append((node["config"]["name"], tuple(node["config"]["shape"]), None))
+        else:
+            nodes.append((layers_mod.deserialize(node), list(node["inbound"]), bool(node.get("multi_input"))))
+    return {"kind": "functional", "inputs": inputs, "layers": nodes}
+
+
 def _load_own(path, compile):
     config, weights = model_file.read_model_file(path)
     try:
+        keras_file.check_weights_fit(_own_spec(config["model"]), weights.size, path)
         model = model_from_config(config["model"])
         comp = config.get("compile")
         if compile and comp is not None:

@@ -202,6 +202,47 @@ def spec_from_config(config, path):
             "output_names": out_names, "multi_in": multi_in, "multi_out": multi_out}
 
 
+def _weight_count(layer, shape):
+    """Weights ``layer`` will allocate for input ``shape`` (an upper bound), without building it."""
+    cls = type(layer).__name__
+    if cls == "Dense":
+        return shape[-1] * layer.units + layer.units
+    if cls == "Conv2D":
+        cin = shape[1] if layer.data_format == "channels_first" else shape[-1]
+        kh, kw = layer.kernel_size
+        return kh * kw * cin * layer.filters + layer.filters
+    if cls == "BatchNormalization":
+        return 4 * shape[layer.axis]
+    return 0
+
+
+def check_weights_fit(spec, available, path):
+    """Refuse a config whose layers would allocate more weight bytes than the file holds, before
+    any layer is built (a 1 KB config can describe a Dense layer of 10^10 weights)."""
+    itemsize = 8 if backend.floatx() == "float64" else 4
+    shapes = {name: (None,) + tuple(shape) for name, shape, _ in spec["inputs"]}
+    total = 0
+    try:
+        if spec["kind"] == "sequential":
+            shape = shapes[spec["inputs"][0][0]]
+            for layer in spec["layers"]:
+                layer.check_input_shape(shape)
+                total += _weight_count(layer, shape)
+                shape = tuple(layer.compute_output_shape(shape))
+        else:
+            for layer, names, multi in spec["layers"]:
+                ins = [shapes[n] for n in names]
+                arg = ins if multi else ins[0]
+                layer.check_input_shape(arg)
+                total += 0 if multi else _weight_count(layer, arg)
+                shapes[layer.name] = tuple(layer.compute_output_shape(arg))
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+        raise fail(path, f"the architecture cannot be built: {exc}") from None
+    if total * itemsize > available:
+        raise fail(path, f"the config describes {total} weights ({total * itemsize} bytes), more than the "
+                         f"{available} bytes of weights the file holds")
+
+
 def read_archive(path):
     """(config dict, weights bytes getter) of a Keras ``.keras`` archive, sizes checked."""
     zf = bounded.open_zip(path)
@@ -214,12 +255,14 @@ def read_archive(path):
                 raise fail(path, "metadata.json must be a JSON object")
         if "model.weights.h5" not in zf.namelist():
             raise fail(path, "has no member 'model.weights.h5'")
+        weights_size = zf.getinfo("model.weights.h5").file_size
     if not isinstance(config, dict):
         raise fail(path, f"config.json must be a JSON object, found {type(config).__name__}")
 
     def weights(max_bytes):
         with bounded.open_zip(path) as z:
             return bounded.read_member(z, "model.weights.h5", path, max_bytes)
+    weights.size = weights_size
     return config, weights
 
 

@@ -112,6 +112,7 @@ def read_model_file(path):
                              "this model's weights can take")
         with bounded.open_zip(path) as z:
             return bounded.read_member(z, "weights.npz", path, max_bytes)
+    weights.size = info.file_size
     if path.endswith(".keras"):
         warnings.warn(RESAVE_NOTE.format(path=path), UserWarning, stacklevel=3)
     return config, weights
