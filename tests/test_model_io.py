@@ -275,3 +275,15 @@ def test_functional_keras_file_round_trip_keeps_the_graph(tmp_path):
     for k in a:
         for s in a[k]:
             np.testing.assert_array_equal(a[k][s], b[k][s])
+
+
+def test_a_float32_keras_file_in_a_float64_session_says_how_to_load_it(tmp_path):
+    path = tmp_path / "m.keras"
+    _compiled_cnn().save(path)
+    nn.backend.set_floatx("float64")
+    try:
+        with pytest.raises(ValueError, match=r"compute in float32, nnscratch in float64; call nn.backend.set_floatx"):
+            nn.models.load_model(path)
+    finally:
+        nn.backend.set_floatx("float32")
+    assert nn.models.load_model(path).get_weights()[0].dtype == np.float32

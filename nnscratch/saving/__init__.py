@@ -3,7 +3,12 @@
 * ``atomic``: every file is written to a temporary file, fsynced and renamed into place.
 * ``npz``: nnscratch's own weights archive (weights and optimizer state).
 * ``keras_h5``: Keras 3's ``.weights.h5`` layout, and weight copies to and from live Keras models.
-* ``model_file``: whole-model files (architecture, weights, optimizer, compile settings).
+* ``model_file``: whole-model files: which format a file is, writing each, nnscratch's own zip.
+* ``keras_file`` / ``legacy_h5``: Keras 3's ``.keras`` archive and Keras's legacy ``.h5`` model file;
+  ``keras_config`` maps layer/optimizer/loss configs to and from Keras's serialization,
+  ``keras_layout`` computes Keras's order of layers, weights and optimizer variables.
+* ``bounded``: the size-checked readers every file goes through (hostile files refused early).
+* ``onnx_export``: ``model.export(path, format="onnx")``.
 
 ``save_weights``/``load_weights`` choose the format from the file name, as Keras does.
 """
