@@ -185,7 +185,8 @@ class Model(Trainer):
 
     def save(self, filepath, overwrite=True):
         """Save architecture, weights, optimizer state and compile settings to one file
-        (``.keras`` or ``.nnscratch``); ``nn.models.load_model(path)`` restores it."""
+        (``.keras``: Keras 3's format; ``.h5``: Keras's legacy HDF5; ``.nnscratch``: nnscratch's own zip);
+        ``nn.models.load_model(path)`` (or ``keras.models.load_model``) restores it."""
         model_file.save_model(self, filepath, overwrite=overwrite)
 
     def load_weights(self, path):
