@@ -259,3 +259,40 @@ def test_channels_first_model_survives_a_trip_through_keras(tmp_path, fmt):
     back = nn.models.load_model(tmp_path / f"b.{fmt}")
     x = _nn_inputs(nm)
     assert_close("channels_first", f"{fmt} predictions after the trip", back.predict(x), nm.predict(x), tolerances.EXACT)
+
+
+LOSS_CASES = {
+    "scce string": lambda M: "sparse_categorical_crossentropy",
+    "scce logits": lambda M: M.SparseCategoricalCrossentropy(from_logits=True),
+    "cce smoothing": lambda M: M.CategoricalCrossentropy(label_smoothing=0.1),
+    "bce logits": lambda M: M.BinaryCrossentropy(from_logits=True),
+    "bce string": lambda M: "binary_crossentropy",
+    "mse object": lambda M: M.MeanSquaredError(),
+    "mae string": lambda M: "mae",
+}
+INITIALIZERS = ["he_normal", "he_uniform", "lecun_normal", "lecun_uniform", "glorot_normal", "zeros", "ones"]
+
+
+@pytest.mark.parametrize("loss", list(LOSS_CASES))
+def test_losses_and_initializers_cross_in_the_config(tmp_path, loss):
+    tf, keras = load_tf()
+    init = INITIALIZERS[list(LOSS_CASES).index(loss)]
+    km = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, kernel_initializer=init,
+                                                                  bias_initializer="ones")])
+    km.compile(optimizer="adam", loss=LOSS_CASES[loss](keras.losses))
+    _save(km, tmp_path / "k.keras")
+    nm = nn.models.load_model(tmp_path / "k.keras")
+    expected = nn.losses.get(LOSS_CASES[loss](nn.losses)) if isinstance(LOSS_CASES[loss](nn.losses), str) \
+        else LOSS_CASES[loss](nn.losses)
+    assert type(nm.loss) is type(expected) and nm.loss.get_config() == expected.get_config()
+    assert nn.initializers.serialize(nm.layers[0].kernel_initializer) == init
+    _save(nm, tmp_path / "n.keras")
+    back = keras.models.load_model(tmp_path / "n.keras")
+    theirs = back.loss if not isinstance(back.loss, str) else keras.losses.get(back.loss)
+    ours = km.loss if not isinstance(km.loss, str) else keras.losses.get(km.loss)
+    gen = np.random.default_rng(0)  # the reloaded loss computes what the original did
+    p = gen.uniform(0.05, 0.95, (5, 3)).astype("float32")
+    y = gen.integers(0, 3, 5) if "scce" in loss else (gen.random((5, 3)) > 0.5).astype("float32")
+    assert_close(loss, "loss after nnscratch's save", np.mean(theirs(y, p)), np.mean(ours(y, p)),  # a function: per sample
+                 tolerances.EXACT)
+    assert type(back.layers[0].kernel_initializer).__name__ == type(km.layers[0].kernel_initializer).__name__
