@@ -29,6 +29,7 @@ def _valid_files(tmp_path):
             model.save(tmp_path / name)
             files[name] = (tmp_path / name).read_bytes()
     files["old.keras"] = files["m.nnscratch"]  # what earlier nnscratch versions wrote as .keras
+    files["lw.keras"] = files["m.keras"]  # read with load_weights
     return model, files
 
 
@@ -81,7 +82,7 @@ def _json_swap(data, rng, member):
 
 
 def _load(kind, model, path):
-    if kind in ("w.npz", "w.weights.h5"):
+    if kind in ("w.npz", "w.weights.h5", "lw.keras"):
         model.load_weights(path)
     else:
         with warnings.catch_warnings():
@@ -99,7 +100,7 @@ def _check(kind, model, path):
     # any other exception type fails the test with its traceback
 
 
-KINDS = ["w.npz", "w.weights.h5", "m.keras", "m.h5", "m.nnscratch", "old.keras"]
+KINDS = ["w.npz", "w.weights.h5", "lw.keras", "m.keras", "m.h5", "m.nnscratch", "old.keras"]
 
 
 @pytest.mark.parametrize("kind", KINDS)

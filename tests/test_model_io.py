@@ -287,3 +287,18 @@ def test_a_float32_keras_file_in_a_float64_session_says_how_to_load_it(tmp_path)
     finally:
         nn.backend.set_floatx("float32")
     assert nn.models.load_model(path).get_weights()[0].dtype == np.float32
+
+
+def test_load_weights_reads_the_weights_of_a_keras_file_as_keras_does(tmp_path):
+    model = _compiled_cnn()
+    model.save(tmp_path / "m.keras")
+    other = _cnn()
+    other.load_weights(tmp_path / "m.keras")
+    for a, b in zip(other.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    wrong = nn.Sequential([nn.Input((6, 6, 1)), L.Flatten(), L.Dense(3)])
+    before = [w.copy() for w in wrong.get_weights()]
+    with pytest.raises(ValueError, match="m.keras"):
+        wrong.load_weights(tmp_path / "m.keras")
+    for a, b in zip(wrong.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
