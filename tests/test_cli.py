@@ -92,7 +92,7 @@ def test_train_writes_every_output(mlp_run):
     for png in ("learning_curves.png", "samples.png", "confusion_matrix.png"):
         with Image.open(out / png) as img:
             assert img.format == "PNG" and min(img.size) > 200, png
-    assert not [f for f in os.listdir(out) if f.startswith(".tmp-")]
+    assert not [f for f in os.listdir(out) if f.startswith((".tmp-", ".nnscratch-tmp-"))]
 
 
 def test_saved_weights_reproduce_the_printed_result(mlp_run):

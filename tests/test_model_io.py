@@ -90,8 +90,8 @@ def test_uncompiled_model_saves_and_loads_uncompiled(tmp_path):
 
 
 def test_load_errors_are_clear(tmp_path):
-    with pytest.raises(ValueError, match="must end in '.keras' or '.nnscratch'"):
-        _cnn().save(tmp_path / "m.h5")
+    with pytest.raises(ValueError, match="must end in '.keras', '.h5' or '.nnscratch'"):
+        _cnn().save(tmp_path / "m.txt")
     with pytest.raises(FileNotFoundError):
         nn.models.load_model(tmp_path / "missing.keras")
     bad = tmp_path / "bad.keras"
@@ -162,3 +162,154 @@ def test_layer_config_round_trip(name):
     clone = L.deserialize(L.serialize(layer))
     assert type(clone) is type(layer)
     assert clone.get_config() == cfg
+
+
+# ----------------------------------------------------------------------------- Keras 3 formats (issue 15)
+def _compiled_cnn():
+    model = _cnn()
+    model.compile(optimizer=nn.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = _data()
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    return model
+
+
+def test_keras_file_is_keras_3s_archive_layout(tmp_path):
+    import h5py
+    import io
+    model = _compiled_cnn()
+    path = tmp_path / "m.keras"
+    model.save(path)
+    with zipfile.ZipFile(path) as zf:
+        assert sorted(zf.namelist()) == ["config.json", "metadata.json", "model.weights.h5"]
+        cfg = json.loads(zf.read("config.json"))
+        meta = json.loads(zf.read("metadata.json"))
+        h5 = h5py.File(io.BytesIO(zf.read("model.weights.h5")), "r")
+    assert set(meta) == {"keras_version", "date_saved"}
+    assert {"module", "class_name", "config", "registered_name", "build_config", "compile_config"} <= set(cfg)
+    assert cfg["class_name"] == "Sequential" and cfg["module"] == "keras"
+    layers = cfg["config"]["layers"]
+    assert [l["class_name"] for l in layers] == ["InputLayer", "Conv2D", "BatchNormalization", "MaxPooling2D",
+                                                "Flatten", "Dense"]
+    conv = layers[1]
+    assert conv["module"] == "keras.layers" and conv["config"]["dtype"]["class_name"] == "DTypePolicy"
+    assert conv["config"]["kernel_initializer"]["class_name"] == "GlorotUniform"
+    assert conv["build_config"] == {"input_shape": [None, 6, 6, 1]}
+    assert cfg["compile_config"]["optimizer"]["class_name"] == "Adam"
+    assert cfg["compile_config"]["loss"] == "sparse_categorical_crossentropy"
+    with h5:
+        assert sorted(h5["layers"]) == ["batch_normalization", "conv2d", "dense", "flatten", "max_pooling2d"]
+        assert h5["layers/conv2d/vars/0"].shape == (3, 3, 1, 4)
+        opt = h5["optimizer/vars"]
+        # iteration, learning_rate, then (momentum, velocity) per trainable variable: 6 of them
+        assert len(opt) == 2 + 2 * 6 and int(opt["0"][()]) == 3
+        assert opt["2"].shape == opt["3"].shape == (3, 3, 1, 4)
+
+
+def test_h5_model_file_has_keras_legacy_layout_and_warns_like_keras(tmp_path):
+    import h5py
+    model = _compiled_cnn()
+    path = tmp_path / "m.h5"
+    with pytest.warns(UserWarning, match="This file format is considered legacy"):
+        model.save(path)
+    with h5py.File(path, "r") as f:
+        assert {"model_config", "training_config", "keras_version", "backend"} <= set(f.attrs)
+        assert json.loads(f.attrs["model_config"])["class_name"] == "Sequential"
+        assert "optimizer_config" in json.loads(f.attrs["training_config"])
+        assert [n.decode() for n in f["model_weights"].attrs["layer_names"]] == [l.name for l in model.layers]
+    loaded = nn.models.load_model(path)
+    x, y = _data(8)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert loaded.optimizer.iterations == model.optimizer.iterations
+
+
+def test_old_own_zip_keras_files_still_load_with_a_note_to_resave(tmp_path):
+    model = _compiled_cnn()
+    model.save(tmp_path / "m.nnscratch")  # the layout earlier versions wrote under '.keras'
+    old = tmp_path / "old.keras"
+    old.write_bytes((tmp_path / "m.nnscratch").read_bytes())
+    with pytest.warns(UserWarning, match="re-save it with model.save"):
+        loaded = nn.models.load_model(old)
+    x, y = _data(8)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert loaded.optimizer.iterations == model.optimizer.iterations
+
+
+def _edit_config(path, edit):
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    cfg = json.loads(members["config.json"])
+    edit(cfg)
+    members["config.json"] = json.dumps(cfg).encode()
+    with zipfile.ZipFile(path, "w") as zf:
+        for n, b in members.items():
+            zf.writestr(n, b)
+
+
+@pytest.mark.parametrize("edit, pattern", [
+    (lambda c: c["config"]["layers"][1]["config"].update(kernel_regularizer={"class_name": "L2", "config": {}}),
+     r"layer 'conv2d\w*' \(Conv2D\): kernel_regularizer=.* not supported"),
+    (lambda c: c["config"]["layers"][1]["config"].update(groups=2), r"groups=2 is not supported"),
+    (lambda c: c["config"]["layers"][5]["config"].update(
+        dtype={"module": "keras", "class_name": "DTypePolicy", "config": {"name": "mixed_float16"}}),
+     r"dtype 'mixed_float16' is not supported"),
+    (lambda c: c["config"]["layers"][5]["config"].update(activation="gelu"), r"unknown activation 'gelu'"),
+    (lambda c: c["compile_config"]["optimizer"].update(class_name="Lion"), r"optimizer 'Lion' is not available"),
+    (lambda c: c["compile_config"]["optimizer"]["config"].update(use_ema=True), r"use_ema=True is not supported"),
+    (lambda c: c["compile_config"].update(loss="huber"), r"unknown loss 'huber'"),
+])
+def test_keras_values_nnscratch_cannot_honour_are_refused_by_name(tmp_path, edit, pattern):
+    path = tmp_path / "m.keras"
+    _compiled_cnn().save(path)
+    _edit_config(path, edit)
+    with pytest.raises(ValueError, match=pattern) as info:
+        nn.models.load_model(path)
+    assert "m.keras" in str(info.value)
+
+
+def test_functional_keras_file_round_trip_keeps_the_graph(tmp_path):
+    model = _functional()
+    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+    x, y = _data()
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    model.save(tmp_path / "f.keras")
+    with zipfile.ZipFile(tmp_path / "f.keras") as zf:
+        cfg = json.loads(zf.read("config.json"))
+    assert cfg["class_name"] == "Functional"
+    concat = next(l for l in cfg["config"]["layers"] if l["class_name"] == "Concatenate")
+    history = [t["config"]["keras_history"][0] for t in concat["inbound_nodes"][0]["args"][0]]
+    assert sorted(history) == sorted(l.name for l in model.layers if "global" in l.name)
+    loaded = nn.models.load_model(tmp_path / "f.keras")
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    a = loaded.optimizer.get_state()["slots"]
+    b = model.optimizer.get_state()["slots"]
+    assert sorted(a) == sorted(b)
+    for k in a:
+        for s in a[k]:
+            np.testing.assert_array_equal(a[k][s], b[k][s])
+
+
+def test_a_float32_keras_file_in_a_float64_session_says_how_to_load_it(tmp_path):
+    path = tmp_path / "m.keras"
+    _compiled_cnn().save(path)
+    nn.backend.set_floatx("float64")
+    try:
+        with pytest.raises(ValueError, match=r"compute in float32, nnscratch in float64; call nn.backend.set_floatx"):
+            nn.models.load_model(path)
+    finally:
+        nn.backend.set_floatx("float32")
+    assert nn.models.load_model(path).get_weights()[0].dtype == np.float32
+
+
+def test_load_weights_reads_the_weights_of_a_keras_file_as_keras_does(tmp_path):
+    model = _compiled_cnn()
+    model.save(tmp_path / "m.keras")
+    other = _cnn()
+    other.load_weights(tmp_path / "m.keras")
+    for a, b in zip(other.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    wrong = nn.Sequential([nn.Input((6, 6, 1)), L.Flatten(), L.Dense(3)])
+    before = [w.copy() for w in wrong.get_weights()]
+    with pytest.raises(ValueError, match="m.keras"):
+        wrong.load_weights(tmp_path / "m.keras")
+    for a, b in zip(wrong.get_weights(), before):
+        np.testing.assert_array_equal(a, b)

@@ -19,7 +19,7 @@ def assert_png(path, min_side=200):
         assert min(img.size) >= min_side, f"{path} is only {img.size}"
         pixels = np.asarray(img.convert("L"), dtype=np.float64)
     assert pixels.std() > 1.0, f"{path} is a blank image"
-    leftovers = [f for f in os.listdir(os.path.dirname(path)) if f.startswith(".tmp-")]
+    leftovers = [f for f in os.listdir(os.path.dirname(path)) if f.startswith((".tmp-", ".nnscratch-tmp-"))]
     assert leftovers == [], f"temporary files left behind: {leftovers}"
 
 

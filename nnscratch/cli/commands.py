@@ -90,7 +90,10 @@ def _load_weights(setup, args, example):
         raise FileNotFoundError(f"weights file {args.weights!r} not found")
     if not setup.model.built:
         setup.model.predict(example[:1])  # a model without a declared input shape builds on data
-    setup.model.load_weights(args.weights)
+    try:
+        setup.model.load_weights(args.weights)
+    except (KeyError, AttributeError, IndexError, RecursionError, UnicodeDecodeError) as exc:  # a reader's slip
+        raise ValueError(f"{args.weights}: not a valid weights file ({type(exc).__name__}: {exc})") from None
     setup.compile(args)
 
 

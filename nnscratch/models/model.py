@@ -14,7 +14,7 @@ from nnscratch.layers.base import Layer, backward_pass
 from nnscratch.models import device, stepping
 from nnscratch.models.summary import summary as _summary
 from nnscratch.models.trainer import Trainer
-from nnscratch.saving import model_file
+from nnscratch.saving import model_file, onnx_export
 
 
 class NotCompiledError(RuntimeError, ValueError):
@@ -226,7 +226,8 @@ class Model(Trainer, Layer):
 
     def save(self, filepath, overwrite=True):
         """Save architecture, weights, optimizer state and compile settings to one file
-        (``.keras`` or ``.nnscratch``); ``nn.models.load_model(path)`` restores it."""
+        (``.keras``: Keras 3's format; ``.h5``: Keras's legacy HDF5; ``.nnscratch``: nnscratch's own zip);
+        ``nn.models.load_model(path)`` (or ``keras.models.load_model``) restores it."""
         model_file.save_model(self, filepath, overwrite=overwrite)
 
     def load_weights(self, path):
@@ -235,3 +236,7 @@ class Model(Trainer, Layer):
 
     def summary(self, line_length=None, print_fn=None):
         return _summary(self, line_length=line_length, print_fn=print_fn)
+
+    def export(self, filepath, format="onnx", verbose=None, input_signature=None, **kwargs):
+        """Keras 3's ``model.export``: an ONNX inference graph (see nnscratch.saving.onnx_export)."""
+        return onnx_export.export(self, filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)

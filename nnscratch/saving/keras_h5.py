@@ -23,7 +23,7 @@ import os
 import numpy as np
 
 from nnscratch import backend
-from nnscratch.layers.base import snake_case
+from nnscratch.saving import bounded, keras_layout
 from nnscratch.saving.atomic import atomic_path
 
 SUFFIX = ".weights.h5"
@@ -38,19 +38,13 @@ def _h5py():
 
 
 def weight_layers(model):
-    """The model's layers as Keras lists them (without the InputLayer)."""
-    return [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    """The model's layers as Keras orders them (see keras_layout), without the InputLayers."""
+    return [layer for layer in keras_layout.keras_layers(model) if type(layer).__name__ != "InputLayer"]
 
 
 def group_names(model):
-    """Keras's group names for the model's layers: snake_case class name, unique in order."""
-    used, names = {}, []
-    for layer in weight_layers(model):
-        base = snake_case(type(layer).__name__)
-        n = used.get(base, 0)
-        used[base] = n + 1
-        names.append(base if n == 0 else f"{base}_{n}")
-    return names
+    """Keras's group names for ``weight_layers``: snake_case class name, unique in order."""
+    return keras_layout.group_names(weight_layers(model))
 
 
 def _require_built(model, what):
@@ -59,40 +53,44 @@ def _require_built(model, what):
 
 
 def _read_plan(model, f, path):
-    """[(layer, [arrays])] read from an open h5py file and validated against the model."""
-    if "layers" not in f:
-        if "model_weights" in f or "layer_names" in f.attrs:
+    """[(layer, [arrays])] read from an open h5py file and validated against the model: every
+    dataset's shape and dtype are checked before it is read, links are refused."""
+    layers_group = bounded.h5_child(f, "layers", path)
+    if layers_group is None:
+        if bounded.h5_child(f, "model_weights", path) is not None:
             raise ValueError(f"{path}: this is a legacy Keras 2 HDF5 file; save it from Keras 3 with "
                              f"model.save_weights('name{SUFFIX}')")
         raise ValueError(f"{path}: not a Keras 3 weights file (no 'layers' group; expected layers/<name>/vars/<i>)")
     expected = group_names(model)
     layers = weight_layers(model)
-    in_file = sorted(f["layers"].keys())
-    extra = [g for g in in_file if g not in expected and len(f["layers"][g].get("vars", {})) > 0]
+    extra = []
+    for g in sorted(bounded.h5_keys(layers_group, path)):
+        if g not in expected:
+            node = bounded.h5_child(layers_group, g, path)
+            vg = bounded.h5_child(node, "vars", path)
+            if vg is not None and bounded.h5_keys(vg, path):
+                extra.append(g)
     if extra:
         raise ValueError(f"{path}: the file holds weights for layer groups {extra} that model '{model.name}' does not "
                          f"have (model groups: {expected}); the architectures differ")
     plan = []
     for layer, group in zip(layers, expected):
         want = layer.weights
-        node = f["layers"].get(group)
-        if node is None or "vars" not in node:
+        node = bounded.h5_child(layers_group, group, path)
+        datasets = bounded.h5_child(node, "vars", path) if node is not None else None
+        if datasets is None:
             if want:
                 raise ValueError(f"{path}: no group 'layers/{group}/vars' for layer '{layer.name}' "
                                  f"({type(layer).__name__}); the architectures differ")
             continue
-        datasets = node["vars"]
-        keys = sorted(datasets.keys(), key=int)  # "10" sorts after "2"
+        keys = bounded.h5_keys(datasets, path)
+        if sorted(keys) != sorted(str(i) for i in range(len(keys))):
+            raise ValueError(f"{path}: group 'layers/{group}/vars' must hold datasets named 0, 1, ..., found {keys[:10]}")
+        keys = sorted(keys, key=int)  # "10" sorts after "2"
         if len(keys) != len(want):
             raise ValueError(f"{path}: layer '{layer.name}' ({type(layer).__name__}) has {len(want)} weights "
                              f"({', '.join(layer.weight_names) or 'none'}) but the file's group '{group}' holds {len(keys)}")
-        arrays = []
-        for key, name, w in zip(keys, layer.weight_names, want):
-            a = np.asarray(datasets[key])
-            if a.shape != tuple(w.shape):
-                raise ValueError(f"{path}: layer '{layer.name}' weight '{name}' has shape {tuple(w.shape)} in the model "
-                                 f"but {a.shape} in the file (layers/{group}/vars/{key})")
-            arrays.append(a)
+        arrays = [bounded.h5_array(datasets, key, path, tuple(w.shape)) for key, w in zip(keys, want)]
         plan.append((layer, arrays))
     return plan
 
@@ -104,12 +102,8 @@ def load_keras_weights(model, path):
     _require_built(model, "load_keras_weights")
     if not os.path.exists(path):
         raise FileNotFoundError(f"weights file not found: {path}")
-    h5py = _h5py()
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise ValueError(f"cannot read {path} as HDF5: it is truncated, corrupt or not HDF5 ({exc})") from None
-    with f:
+    _h5py()
+    with bounded.h5_open(path) as f:
         plan = _read_plan(model, f, path)
     for layer, arrays in plan:
         layer.set_weights(arrays)

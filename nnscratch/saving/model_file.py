@@ -1,47 +1,46 @@
-"""Whole-model files: architecture + weights + optimizer state + compile settings in one zip.
+"""Whole-model files: which format a name or a file is, writing each, and nnscratch's old zip.
 
-``model.save("net.keras")`` (or ``"net.nnscratch"``) writes a zip archive with two members:
+* ``.keras``: Keras 3's format (``keras_file``), read and written; Keras opens it.
+* ``.h5`` / ``.hdf5``: Keras's legacy HDF5 model file (``legacy_h5``), read and written.
+* ``.nnscratch`` and ``.keras`` files written by earlier nnscratch versions: nnscratch's own zip
+  (below), still read (with a note to re-save), and written for ``.nnscratch`` names::
 
     config.json     {"format": "nnscratch-model-v1",
                      "model": {"class_name": "Sequential" | "Model", "config": model.get_config()},
-                     "compile": {"optimizer": {"class_name", "config"}, "loss": {"class_name", "config"},
-                                 "metrics": ["accuracy", ...]} or null}
-    weights.npz     the same arrays as ``model.save_weights`` (every layer's weights in Keras order,
-                    then the optimizer's iterations and slots), see nnscratch.saving
+                     "compile": {"optimizer": {...}, "loss": {...}, "metrics": [...]} or null}
+    weights.npz     the arrays of ``model.save_weights`` (weights, then optimizer state)
 
-``nn.models.load_model(path)`` rebuilds the model from its config (layer names included, so the
-optimizer slots, keyed 'layer/param', find their parameters), compiles it with the saved optimizer
-(its config, iteration count and slots) and loss, and loads the weights: training continues
-exactly where it stopped. The name ``.keras`` is Keras's extension, but the content is
-nnscratch's own format (Keras cannot read it, and we do not read Keras's).
+``nn.models.load_model`` (nnscratch/models/model_io.py) reads them all.
 """
 from __future__ import annotations
 
 import io
 import json
 import os
-import tempfile
 import warnings
 import zipfile
 
 from nnscratch import losses, optimizers
-from nnscratch.saving import npz
-from nnscratch.saving.atomic import atomic_write_bytes
+from nnscratch.saving import bounded, keras_file, legacy_h5, npz
+from nnscratch.saving.atomic import atomic_path, atomic_write_bytes
+from nnscratch.saving.bounded import fail
 
 FORMAT = "nnscratch-model-v1"
-EXTENSIONS = (".keras", ".nnscratch")
+EXTENSIONS = (".keras", ".nnscratch", ".h5", ".hdf5")
+RESAVE_NOTE = ("{path} is in the format of earlier nnscratch versions, which Keras cannot read; "
+               "re-save it with model.save('name.keras') to get a Keras 3 file")
 
 
 def check_path(path, what):
     path = os.fspath(path)
-    if not path.endswith(EXTENSIONS):
-        raise ValueError(f"{what}: the file name must end in '.keras' or '.nnscratch', received {path!r}"
-                         " (use save_weights for a '.npz' weights file)")
+    if path.endswith(".weights.h5") or not path.endswith(EXTENSIONS):
+        raise ValueError(f"{what}: the file name must end in '.keras', '.h5' or '.nnscratch', received {path!r}"
+                         " (use save_weights/load_weights for '.weights.h5' and '.npz' weights files)")
     return path
 
 
 def model_to_config(model):
-    """The JSON-safe description of ``model``: architecture and compile settings."""
+    """nnscratch's own JSON description of ``model`` (the '.nnscratch' format)."""
     compile_cfg = None
     if model.compiled:
         metrics = [m for m in model._metric_specs if isinstance(m, str)]
@@ -55,12 +54,18 @@ def model_to_config(model):
 
 
 def save_model(model, filepath, overwrite=True):
-    """Write ``model`` to ``filepath`` atomically (see the module docstring)."""
+    """Write ``model`` to ``filepath`` atomically, in the format its extension names."""
     path = check_path(filepath, "model.save")
     if not model.built:
         raise ValueError(f"model.save: model '{model.name}' is not built yet (give it an input shape or call it once)")
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"model.save: {path} exists and overwrite=False")
+    if path.endswith(".keras"):
+        return atomic_write_bytes(path, keras_file.keras_bytes(model))
+    if path.endswith((".h5", ".hdf5")):
+        with atomic_path(path) as tmp:
+            legacy_h5.write_h5(model, tmp)
+        return None
     config = json.dumps(model_to_config(model), indent=1)
     weights = npz.arrays_to_bytes(npz.weights_to_arrays(model, include_optimizer=True))
     buf = io.BytesIO()
@@ -70,29 +75,44 @@ def save_model(model, filepath, overwrite=True):
     atomic_write_bytes(path, buf.getvalue())
 
 
-def read_model_file(path):
-    """(config dict, weight arrays) from a model file; a clear ValueError for a bad one."""
+def detect(path):
+    """'keras', 'nnscratch' or 'h5': what the file is (by its content, not its name)."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"load_model: file not found: {path}")
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = set(zf.namelist())
-            if not {"config.json", "weights.npz"} <= names:
-                raise ValueError(f"load_model: {path} is not an nnscratch model file (members found: {sorted(names)})")
-            config = json.loads(zf.read("config.json").decode("utf-8"))
-            weights = zf.read("weights.npz")
-    except zipfile.BadZipFile as exc:
-        raise ValueError(f"load_model: {path} is truncated or not a zip archive ({exc})") from None
-    if config.get("format") != FORMAT:
-        raise ValueError(f"load_model: {path} has format {config.get('format')!r}, expected {FORMAT!r}")
-    # the weights member is an ordinary .npz: read it with the weights-file reader (numpy stays
-    # out of this engine module, and a corrupt member gets the same clear error)
-    with tempfile.TemporaryDirectory() as tmp:
-        member = os.path.join(tmp, "weights.npz")
-        with open(member, "wb") as f:
-            f.write(weights)
-        try:
-            arrays = npz.read_arrays(member)
-        except ValueError as exc:
-            raise ValueError(f"load_model: the weights inside {path} are corrupt ({exc})") from None
-    return config, arrays
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return "h5"
+    with bounded.open_zip(path) as zf:
+        names = set(zf.namelist())
+    if {"config.json", "model.weights.h5"} <= names:
+        return "keras"
+    if {"config.json", "weights.npz"} <= names:
+        return "nnscratch"
+    raise fail(path, f"is neither a Keras 3 .keras file nor an nnscratch model file (members: {sorted(names)[:10]})")
+
+
+def read_model_file(path):
+    """(config dict, weights .npz bytes) of nnscratch's own model zip, sizes checked; the
+    weights are parsed by ``npz.read_arrays_checked`` once the model is built."""
+    zf = bounded.open_zip(path)
+    with zf:
+        config = bounded.parse_json(bounded.read_member(zf, "config.json", path, bounded.MAX_CONFIG_BYTES), path)
+        info = zf.getinfo("weights.npz")
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        found = config.get("format") if isinstance(config, dict) else type(config).__name__
+        raise fail(path, f"has format {found!r}, expected {FORMAT!r}")
+    for key, kind in (("model", dict), ("compile", (dict, type(None)))):
+        if not isinstance(config.get(key), kind):
+            raise fail(path, f"config.json[{key!r}] is missing or of the wrong type")
+
+    def weights(max_bytes):
+        if info.file_size > max_bytes:
+            raise fail(path, f"member 'weights.npz' declares {info.file_size} bytes, more than the {max_bytes} "
+                             "this model's weights can take")
+        with bounded.open_zip(path) as z:
+            return bounded.read_member(z, "weights.npz", path, max_bytes)
+    weights.size = info.file_size
+    if path.endswith(".keras"):
+        warnings.warn(RESAVE_NOTE.format(path=path), UserWarning, stacklevel=3)
+    return config, weights
