@@ -41,7 +41,7 @@ def save_training_checkpoint(model, path, epoch_logs=None):
         "epoch": int(progress["epoch"]),
         "step": int(progress["step"]),
         "loss_sum": float(backend.to_host(loss_sum)),
-        "metric_sums": [float(backend.to_host(m)) for m in metric_sums],
+        "metric_sums": [[backend.to_host(v).tolist() for v in state] for state in metric_sums],  # metric variables
         "seen": int(seen),
         "global_rng": _jsonable_rng_state(backend.get_rng_state()),
         "layer_rngs": {str(i): _jsonable_rng_state(l.get_rng_state()) for i, l in enumerate(model.layers)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 
 from nnscratch import backend
 from nnscratch.callbacks.callback import Callback
@@ -13,10 +14,20 @@ class TensorBoard(Callback):
     ``histogram_freq`` epochs a histogram of each weight, tagged '<layer>/<weight>'.
     ``update_freq='batch'`` or an int N also writes 'batch_<key>' every N batches.
     The files are written by tensorboardX (``pip install tensorboardX``); view them with
-    ``tensorboard --logdir <log_dir>``. ``write_graph`` is accepted and ignored (no TF graph)."""
+    ``tensorboard --logdir <log_dir>``. ``write_images=True`` writes every kernel as a grey
+    image ('<layer>/kernel', 2-D kernels as they are, conv kernels one tile per filter) each
+    epoch. Every run's event file has a unique suffix, so two runs into one ``log_dir`` never
+    overwrite each other. Keras's other arguments are accepted: ``write_graph`` (there is no TF
+    graph to write; nothing is written), ``write_steps_per_second``, ``profile_batch``,
+    ``embeddings_freq``, ``embeddings_metadata`` (profiling and embeddings are not recorded)."""
 
-    def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, update_freq="epoch"):
+    def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
+                 write_steps_per_second=False, update_freq="epoch", profile_batch=0, embeddings_freq=0,
+                 embeddings_metadata=None):
         super().__init__()
+        self.write_images, self.write_steps_per_second = bool(write_images), bool(write_steps_per_second)
+        self.profile_batch, self.embeddings_freq, self.embeddings_metadata = profile_batch, embeddings_freq, embeddings_metadata
+        self._run_suffix = f".{os.getpid()}.{uuid.uuid4().hex[:8]}.v2"
         if not isinstance(histogram_freq, int) or histogram_freq < 0:
             raise ValueError(f"TensorBoard: histogram_freq must be a non-negative int, received {histogram_freq!r}")
         if update_freq == "batch":
@@ -33,7 +44,8 @@ class TensorBoard(Callback):
                 from tensorboardX import SummaryWriter
             except ImportError as exc:
                 raise ImportError("TensorBoard callback needs tensorboardX: pip install tensorboardX") from exc
-            self._writers[which] = SummaryWriter(logdir=os.path.join(self.log_dir, which))
+            self._writers[which] = SummaryWriter(logdir=os.path.join(self.log_dir, which),
+                                                 filename_suffix=self._run_suffix)
         return self._writers[which]
 
     def on_train_begin(self, logs=None):
@@ -59,8 +71,26 @@ class TensorBoard(Callback):
             for layer in self.model.layers:
                 for name, value in zip(layer.weight_names, layer.weights):
                     w.add_histogram(f"{layer.name}/{name}", backend.to_host(value), epoch)
+        if self.write_images:
+            self._write_kernel_images(epoch)
         for writer in self._writers.values():
             writer.flush()
+
+    def _write_kernel_images(self, epoch):
+        """Each kernel scaled to [0, 1] as a (1, H, W) grey image (conv: filters side by side)."""
+        w = self._writer("train")
+        for layer in self.model.layers:
+            kernel = layer.params.get("kernel") if hasattr(layer, "params") else None
+            if kernel is None:
+                continue
+            k = backend.to_host(kernel).astype("float32")
+            if k.ndim == 4:  # (kh, kw, c_in, c_out) -> (kh*c_in, kw*c_out) tiles
+                kh, kw, ci, co = k.shape
+                k = k.transpose(2, 0, 3, 1).reshape(ci * kh, co * kw)
+            elif k.ndim != 2:
+                continue
+            span = float(k.max() - k.min()) or 1.0
+            w.add_image(f"{layer.name}/kernel", ((k - k.min()) / span)[None], epoch, dataformats="CHW")
 
     def on_train_end(self, logs=None):
         for writer in self._writers.values():

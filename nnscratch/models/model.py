@@ -7,6 +7,7 @@ Subclasses provide ``layers``, ``build``, ``forward`` and ``backward``.
 from __future__ import annotations
 
 import contextlib
+import json
 
 from nnscratch import backend, losses as losses_mod, metrics as metrics_mod, optimizers as optimizers_mod
 from nnscratch import saving
@@ -231,6 +232,11 @@ class Model(Trainer):
     def load_weights(self, path):
         """Load weights (and optimizer state, if saved); a failed load changes nothing."""
         saving.load_weights(self, path)
+
+    def to_json(self, **kwargs):
+        """The architecture as Keras's JSON: {"class_name": ..., "config": ...} (no weights);
+        ``nn.models.model_from_json`` rebuilds it."""
+        return json.dumps(model_file.model_to_config(self)["model"], **kwargs)
 
     def summary(self, line_length=None, print_fn=None):
         return _summary(self, line_length=line_length, print_fn=print_fn)
