@@ -48,11 +48,12 @@ _BINARY_HINT = ("; for integer class labels of a multi-unit output use 'sparse_c
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
-    """mean over the last axis of [(y_pred > threshold) == y_true]."""
+    """Elementwise [(y_pred > threshold) == y_true] (Keras 3 returns it unaveraged; the class
+    averages over every element)."""
     y_true, y_pred, xp = _ready(y_true, y_pred)
     y_true = _same_shape("binary_accuracy", y_true, y_pred, _BINARY_HINT)
     hits = (y_pred > threshold).astype(y_pred.dtype) == y_true.astype(y_pred.dtype)
-    return hits.astype(y_pred.dtype).mean(axis=-1)
+    return hits.astype(y_pred.dtype)
 
 
 def categorical_accuracy(y_true, y_pred):
