@@ -80,6 +80,9 @@ class ModelCheckpoint(_MonitorCallback):
             self.best = current
         elif self.verbose > 0:
             print(f"\nEpoch {epoch + 1}: saving {'weights' if self.save_weights_only else 'model'} to {path}")
+        folder = os.path.dirname(path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)  # as Keras: the checkpoint's folder is created
         if self.save_weights_only:
             self.model.save_weights(path)
         else:

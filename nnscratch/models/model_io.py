@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from nnscratch import losses, optimizers
+from nnscratch import losses, metrics, optimizers
 from nnscratch.models.functional import Model
 from nnscratch.models.sequential import Sequential
 from nnscratch.saving import model_file, npz
@@ -43,7 +43,7 @@ def load_model(filepath, compile=True):
     comp = config.get("compile")
     if compile and comp is not None:
         model.compile(optimizer=optimizers.deserialize(comp["optimizer"]), loss=losses.deserialize(comp["loss"]),
-                      metrics=comp["metrics"])
+                      metrics=[metrics.deserialize(m) if isinstance(m, dict) else m for m in comp["metrics"]])
     else:
         arrays = {k: v for k, v in arrays.items() if not k.startswith("optimizer/")}
     npz.apply_arrays(model, arrays, source=path)

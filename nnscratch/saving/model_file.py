@@ -24,7 +24,7 @@ import tempfile
 import warnings
 import zipfile
 
-from nnscratch import losses, optimizers
+from nnscratch import losses, metrics as metrics_mod, optimizers
 from nnscratch.saving import npz
 from nnscratch.saving.atomic import atomic_write_bytes
 
@@ -40,11 +40,25 @@ def check_path(path, what):
     return path
 
 
+def _metric_entry(m):
+    """A compiled metric as JSON: its string, its class and config (nn.metrics classes), or the
+    name of an nn.metrics function; None for a user's function (it cannot be saved by name)."""
+    if isinstance(m, str):
+        return m
+    if isinstance(m, metrics_mod.Metric) and type(m).__name__ in metrics_mod.__all__:
+        return metrics_mod.serialize(m)
+    name = getattr(m, "__name__", None)
+    if name in metrics_mod.__all__ and getattr(metrics_mod, name) is m:
+        return name
+    return None
+
+
 def model_to_config(model):
     """The JSON-safe description of ``model``: architecture and compile settings."""
     compile_cfg = None
     if model.compiled:
-        metrics = [m for m in model._metric_specs if isinstance(m, str)]
+        metrics = [_metric_entry(m) for m in model._metric_specs]
+        metrics = [m for m in metrics if m is not None]
         if len(metrics) != len(model._metric_specs):
             warnings.warn("model.save: metric functions cannot be saved by name; they are left out of the file",
                           stacklevel=3)
