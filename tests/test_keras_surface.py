@@ -345,3 +345,60 @@ def test_tensorboard_two_runs_keep_both_files_and_images(tmp_path):
                                                                                      profile_batch=0)])
     files = list((tmp_path / "train").iterdir())
     assert len(files) == 2
+
+
+def _activity_model(out_activation="linear"):
+    nn.utils.set_random_seed(4)
+    m = nn.Sequential([nn.Input((6,)),
+                       nn.layers.Dense(7, activation="tanh", activity_regularizer=nn.regularizers.L1L2(0.05, 0.1)),
+                       nn.layers.Flatten(),
+                       nn.layers.Dense(3, activation=out_activation, activity_regularizer=nn.regularizers.L2(0.2))])
+    m.compile(optimizer=nn.optimizers.SGD(0.1), loss="mse")
+    return m
+
+
+def test_activity_regularizer_loss_and_gradient_check():
+    """total = mse + A1(h)/N + A2(y)/N; every weight's gradient against central differences."""
+    nn.backend.set_floatx("float64")
+    try:
+        m = _activity_model()
+        rng = np.random.default_rng(5)
+        x, t = rng.standard_normal((9, 6)), rng.standard_normal((9, 3))
+        from nnscratch.models import penalties
+
+        def total():
+            with penalties.activity_scope(m) as act:
+                return float(m.compute_loss(m.forward(x, training=True), t, activity=act)[0])
+
+        h = np.tanh(x @ m.layers[0].params["kernel"] + m.layers[0].params["bias"])
+        y = h @ m.layers[2].params["kernel"] + m.layers[2].params["bias"]
+        expected = ((y - t) ** 2).mean() + (0.05 * np.abs(h).sum() + 0.1 * (h ** 2).sum()) / 9 + 0.2 * (y ** 2).sum() / 9
+        assert total() == pytest.approx(expected, rel=1e-12)
+        with penalties.activity_scope(m) as act:
+            y_pred = m.forward(x, training=True)
+            _, fl = m.compute_loss(y_pred, t, activity=act)
+            m.backward(act.at_output(m.loss.backward(), fl), from_logits=fl)
+        for layer in (m.layers[0], m.layers[2]):
+            for key, p in layer.params.items():
+                g = layer.grads[key].copy()
+                num = np.zeros_like(p)
+                for i in np.ndindex(p.shape):
+                    old = p[i]
+                    p[i] = old + 1e-6
+                    up = total()
+                    p[i] = old - 1e-6
+                    dn = total()
+                    p[i] = old
+                    num[i] = (up - dn) / 2e-6
+                np.testing.assert_allclose(g, num, atol=1e-7, err_msg=f"{layer.name}/{key}")
+    finally:
+        nn.backend.set_floatx("float32")
+
+
+def test_activity_regularizer_on_fused_output_is_refused():
+    nn.utils.set_random_seed(0)
+    m = nn.Sequential([nn.Input((4,)), nn.layers.Dense(3, activation="softmax",
+                                                       activity_regularizer="l2")])
+    m.compile(loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="activity_regularizer on a softmax/sigmoid output"):
+        m.train_on_batch(np.ones((2, 4), "float32"), np.array([0, 1]))

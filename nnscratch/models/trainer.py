@@ -4,7 +4,7 @@ One training step (``train_step``) reads like the textbook:
 
     y_pred = model.forward(x, training=True)          # every layer caches what it needs
     loss   = loss_fn.forward(y_pred, y)               # 0-d array, stays on the device
-           + sum of the regularizers' penalties       # (penalties.py)
+           + sum of the regularizers' penalties       # (penalties.py; activity ones via hooks)
     dy     = loss_fn.backward()                       # dL/dy_pred, already divided by N
     model.backward(dy)                                # every layer writes layer.grads[...]
     grads += the regularizers' gradients
@@ -50,18 +50,25 @@ class Trainer:
     ``optimizer`` and ``parameters()`` (mixed into nnscratch.models.model.Model)."""
 
     # ------------------------------------------------------------------ steps
-    def compute_loss(self, y_pred, y, sample_weight=None):
+    def compute_loss(self, y_pred, y, sample_weight=None, activity=None):
         """(total loss, from_logits): the compiled loss (weighted) plus the regularizers' penalties."""
         with self.loss.weighted(sample_weight):
             loss, from_logits = self.loss_at_output(y_pred, y)
-        return loss + penalties.weight_penalty(self), from_logits
+        loss = loss + penalties.weight_penalty(self)
+        if activity is not None:
+            loss = loss + activity.penalty
+        return loss, from_logits
 
     def train_step(self, x, y, metric_fns=(), sample_weight=None):
         """One forward/backward/update on a prepared batch. Returns (loss, [metric results]),
         0-d device arrays: no host synchronisation happens here."""
-        y_pred = self.forward(x, training=True)
-        loss, from_logits = self.compute_loss(y_pred, y, sample_weight)
-        self.backward(self.loss.backward(), from_logits=from_logits, need_input_grad=False)
+        with penalties.activity_scope(self) as activity:
+            y_pred = self.forward(x, training=True)
+            loss, from_logits = self.compute_loss(y_pred, y, sample_weight, activity)
+            dy = self.loss.backward()
+            if activity is not None:
+                dy = activity.at_output(dy, from_logits)
+            self.backward(dy, from_logits=from_logits, need_input_grad=False)
         penalties.add_weight_gradients(self)
         self.optimizer.step(self.parameters())
         update_metrics(metric_fns, y, y_pred, sample_weight)
@@ -69,8 +76,9 @@ class Trainer:
 
     def test_step(self, x, y, metric_fns=(), sample_weight=None):
         """The loss and metric results of a prepared batch in inference mode (no update)."""
-        y_pred = self.forward(x, training=False)
-        loss, _ = self.compute_loss(y_pred, y, sample_weight)
+        with penalties.activity_scope(self) as activity:
+            y_pred = self.forward(x, training=False)
+            loss, _ = self.compute_loss(y_pred, y, sample_weight, activity)
         update_metrics(metric_fns, y, y_pred, sample_weight)
         return loss, [unwrap(m.result()) for _, m, _ in metric_fns]
 

@@ -128,3 +128,23 @@ def test_sample_and_class_weight_fit_match_keras():
     h_o = ours.fit(Z, y, batch_size=16, epochs=1, shuffle=False, verbose=0, sample_weight=W).history["loss"]
     h_t = theirs.fit(Z, y, batch_size=16, epochs=1, shuffle=False, verbose=0, sample_weight=W).history["loss"]
     np.testing.assert_allclose(h_o, h_t, rtol=1e-4)
+
+
+def test_activity_regularized_training_matches_keras():
+    nn.utils.set_random_seed(0)
+    ours = nn.Sequential([nn.Input((C,)), nn.layers.Dense(6, activation="tanh",
+                                                          activity_regularizer=nn.regularizers.L1L2(0.02, 0.05)),
+                          nn.layers.Dense(2, activity_regularizer=nn.regularizers.L2(0.1))])
+    theirs = keras.Sequential([keras.Input((C,)), keras.layers.Dense(6, activation="tanh",
+                                                                     activity_regularizer=keras.regularizers.L1L2(0.02, 0.05)),
+                               keras.layers.Dense(2, activity_regularizer=keras.regularizers.L2(0.1))])
+    theirs.set_weights(ours.get_weights())
+    ours.compile(optimizer=nn.optimizers.SGD(0.1), loss="mse")
+    theirs.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    t = RNG.standard_normal((N, 2)).astype("float32")
+    np.testing.assert_allclose(ours.evaluate(Z, t, verbose=0), theirs.evaluate(Z, t, verbose=0), rtol=1e-5)
+    for _ in range(3):
+        lo, lt = ours.train_on_batch(Z, t), theirs.train_on_batch(Z, t)
+    np.testing.assert_allclose(lo, float(lt), rtol=1e-4)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
