@@ -402,3 +402,20 @@ def test_activity_regularizer_on_fused_output_is_refused():
     m.compile(loss="sparse_categorical_crossentropy")
     with pytest.raises(ValueError, match="activity_regularizer on a softmax/sigmoid output"):
         m.train_on_batch(np.ones((2, 4), "float32"), np.array([0, 1]))
+
+
+def test_callback_arguments_of_keras_3():
+    calls = []
+    cb = nn.callbacks.LambdaCallback(None, lambda epoch, logs: calls.append((epoch, sorted(logs))))
+    nn.callbacks.BackupAndRestore("/tmp/unused_backup_dir", double_checkpoint=True)
+    with pytest.raises(TypeError, match="min_delta"):
+        nn.callbacks.ReduceLROnPlateau(epsilon=1e-3)
+    x, y = _data()
+    m = _model(metrics=[nn.metrics.SparseTopKCategoricalAccuracy(k=2, name="top2")])
+    es = nn.callbacks.EarlyStopping(monitor="loss", patience=0, start_from_epoch=1, baseline=None,
+                                    restore_best_weights=True)
+    m.fit(x, y, epochs=2, verbose=0, callbacks=[cb, es])
+    assert calls == [(0, ["loss", "top2"]), (1, ["loss", "top2"])]
+    mon = nn.callbacks.EarlyStopping(monitor="val_top2")
+    mon.set_model(m)
+    assert mon._decide_direction() == "max"  # from the metric's direction, as Keras

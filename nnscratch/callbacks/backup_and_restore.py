@@ -87,19 +87,22 @@ class BackupAndRestore(Callback):
     Args:
         backup_dir: directory for the checkpoint (created if needed).
         save_freq: 'epoch' (at the end of every epoch) or an int N (every N training steps).
+        double_checkpoint: accepted (Keras 3 keeps a second copy in case a save is interrupted;
+            here every save is already atomic, so one file is never half-written).
         delete_checkpoint: remove the checkpoint once training finishes normally (True).
     Usage: pass the same callback (or one with the same directory) to a new ``fit`` call after
     an interruption; training continues from the last backup, and an uninterrupted run and an
     interrupted-and-resumed run end with identical weights (NumPy backend, same seed and data).
     """
 
-    def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
+    def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False, delete_checkpoint=True):
         super().__init__()
         if save_freq != "epoch" and (not isinstance(save_freq, int) or save_freq <= 0):
             raise ValueError(f"BackupAndRestore: save_freq must be 'epoch' or a positive int, received {save_freq!r}")
         self.backup_dir = os.fspath(backup_dir)
         self.save_freq = save_freq
         self.delete_checkpoint = delete_checkpoint
+        self.double_checkpoint = bool(double_checkpoint)
         self._steps = 0
 
     @property
