@@ -347,6 +347,21 @@ def test_tensorboard_two_runs_keep_both_files_and_images(tmp_path):
     assert len(files) == 2
 
 
+def test_tensorboard_writes_a_graph_and_kernel_images_tensorboard_reads(tmp_path):
+    pytest.importorskip("tensorboardX")
+    ea_mod = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    x, y = _data()
+    m = _model()
+    m.fit(x, y, epochs=1, verbose=0, callbacks=[nn.callbacks.TensorBoard(str(tmp_path), write_images=True)])
+    ea = ea_mod.EventAccumulator(str(tmp_path / "train"), size_guidance={"images": 0})
+    ea.Reload()
+    graph = ea.Graph()
+    assert [n.name for n in graph.node] == ["input"] + [l.name for l in m.layers]
+    assert [n.op for n in graph.node] == ["Input", "Dense", "Dense"]
+    assert list(graph.node[2].input) == [m.layers[0].name]
+    assert sorted(ea.Tags()["images"]) == sorted(f"{l.name}/kernel" for l in m.layers)
+
+
 def _activity_model(out_activation="linear"):
     nn.utils.set_random_seed(4)
     m = nn.Sequential([nn.Input((6,)),

@@ -6,6 +6,7 @@ import uuid
 
 from nnscratch import backend
 from nnscratch.callbacks.callback import Callback
+from nnscratch.callbacks.graph_def import model_graph_def
 
 
 class TensorBoard(Callback):
@@ -17,8 +18,9 @@ class TensorBoard(Callback):
     ``tensorboard --logdir <log_dir>``. ``write_images=True`` writes every kernel as a grey
     image ('<layer>/kernel', 2-D kernels as they are, conv kernels one tile per filter) each
     epoch. Every run's event file has a unique suffix, so two runs into one ``log_dir`` never
-    overwrite each other. Keras's other arguments are accepted: ``write_graph`` (there is no TF
-    graph to write; nothing is written), ``write_steps_per_second``, ``profile_batch``,
+    overwrite each other. ``write_graph=True`` (the default) writes the layer graph
+    (``graph_def.model_graph_def``) for TensorBoard's Graphs tab. Keras's other arguments are
+    accepted: ``write_steps_per_second``, ``profile_batch``,
     ``embeddings_freq``, ``embeddings_metadata`` (profiling and embeddings are not recorded)."""
 
     def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
@@ -50,6 +52,11 @@ class TensorBoard(Callback):
 
     def on_train_begin(self, logs=None):
         self._step = 0
+        if self.write_graph:
+            from tensorboardX.proto import event_pb2
+
+            event = event_pb2.Event(graph_def=model_graph_def(self.model).SerializeToString())
+            self._writer("train").file_writer.add_event(event)
 
     def _overrides(self, name):
         if name == "on_train_batch_end":
