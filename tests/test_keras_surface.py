@@ -434,3 +434,40 @@ def test_callback_arguments_of_keras_3():
     mon = nn.callbacks.EarlyStopping(monitor="val_top2")
     mon.set_model(m)
     assert mon._decide_direction() == "max"  # from the metric's direction, as Keras
+
+
+@pytest.fixture
+def emulated():
+    from nnscratch import backend
+
+    old = backend.current()
+    backend.set_backend("emulated")
+    yield backend
+    backend.set_backend(old)
+
+
+def test_metrics_weights_and_regularizers_make_no_host_sync_in_a_step(emulated):
+    """Every new metric, sample weights and regularizers keep a training step on the device."""
+    from nnscratch.models.data_sources import make_source
+
+    nn.backend.clear_session()  # metric names count per process, as Keras's: auc, auc_1, ...
+    nn.utils.set_random_seed(0)
+    m = nn.Sequential([nn.Input((6,)),
+                       nn.layers.Dense(8, activation="relu", kernel_regularizer="l1_l2", bias_regularizer="l2",
+                                       activity_regularizer="l2"),
+                       nn.layers.Dense(1, activation="sigmoid")])
+    m.compile(optimizer="adam", loss="binary_crossentropy",
+              metrics=["accuracy", nn.metrics.AUC(), nn.metrics.Precision(), nn.metrics.Recall(),
+                       nn.metrics.AUC(curve="PR"), "mse"], weighted_metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 6)).astype("float32")
+    y = rng.integers(0, 2, (16, 1)).astype("float32")
+    src = make_source(m, x, y, sample_weight=rng.random(16), batch_size=16)
+    metric_fns = m._metric_fns(src.y_shape)
+    m.plan_backward()
+    for _ in range(2):
+        with emulated.expect_no_sync():
+            loss, results = m.train_step(src.x, src.y, metric_fns, sample_weight=src.sw)
+    assert emulated.is_device_array(loss) and len(results) == 7
+    logs = m.evaluate(x, y, verbose=0, return_dict=True)
+    assert set(logs) == {"loss", "accuracy", "auc", "precision", "recall", "auc_1", "mse", "weighted_accuracy"}

@@ -100,7 +100,7 @@ class Metric:
 
     def __init__(self, name=None, dtype=None):
         self.name = name or unique_name(snake_case(type(self).__name__))
-        self.dtype = dtype or "float32"
+        self.dtype = dtype or backend.floatx()  # Keras: the metric's variables are in floatx
         self._variables = []
 
     def add_variable(self, shape=(), initializer="zeros", dtype=None, name=None, aggregation="sum"):
@@ -127,8 +127,11 @@ class Metric:
         return list(self._variables)
 
     def reset_state(self):
+        """Every variable back to its initial value, on the current backend's device (so a
+        metric made before ``set_backend`` follows the model)."""
+        xp = backend.xp()
         for v in self._variables:
-            v.assign(v._initial)
+            v._value = xp.full(v.shape, v._initial, dtype=v.dtype)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         raise NotImplementedError(f"{type(self).__name__} must implement update_state(y_true, y_pred, sample_weight)")
