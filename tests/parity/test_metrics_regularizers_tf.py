@@ -148,3 +148,24 @@ def test_activity_regularized_training_matches_keras():
     np.testing.assert_allclose(lo, float(lt), rtol=1e-4)
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("specs", [
+    {"metrics": ["acc", "sparse_categorical_accuracy"]},
+    {"metrics": ["accuracy", "accuracy"]},
+    {"metrics": ["accuracy"], "weighted_metrics": ["accuracy"]},
+    {"metrics": ["function", "top2", "named"]},
+], ids=["strings", "repeated", "weighted", "objects"])
+def test_history_keys_match_keras(specs):
+    def build(lib):
+        table = {"function": lib.metrics.sparse_categorical_accuracy,
+                 "top2": lib.metrics.SparseTopKCategoricalAccuracy(k=2), "named": lib.metrics.SparseCategoricalAccuracy(name="sca")}
+        return {k: [table.get(m, m) for m in v] for k, v in specs.items()}
+
+    ours, theirs = _pair((None, None), (None, None))
+    ours.compile(optimizer=nn.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy", **build(nn))
+    theirs.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy", **build(keras))
+    y = Y % 3
+    h_o = ours.fit(Z, y, epochs=1, verbose=0, validation_split=0.25, sample_weight=W).history
+    h_t = theirs.fit(Z, y, epochs=1, verbose=0, validation_split=0.25, sample_weight=W).history
+    assert sorted(h_o) == sorted(h_t)
