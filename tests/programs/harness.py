@@ -4,7 +4,8 @@ Each program in this folder is a published Keras example or TensorFlow tutorial 
 imports changed (``tf.keras``/``keras`` -> ``nnscratch``; each header lists any other edit).
 The harness changes what the program cannot see: ``datasets.mnist.load_data`` and
 ``datasets.fashion_mnist.load_data`` return the first ``n_train``/``n_test`` Fashion-MNIST
-images (Fashion-MNIST stands in for MNIST offline), ``fit`` runs at most ``max_epochs``
+images (Fashion-MNIST stands in for MNIST offline; ``datasets.cifar10`` gets the same images in
+CIFAR's shapes, ``cifar_stand_in``), ``fit`` runs at most ``max_epochs``
 epochs, matplotlib draws to nothing (Agg), and the program runs in a temporary directory.
 ``to_keras(source)`` turns the imports back, so the parity suite runs the same text on Keras.
 """
@@ -26,6 +27,16 @@ def fashion_slice(n_train, n_test):
         _DATA["full"] = helpers.load_fashion_mnist()
     (x, y), (xt, yt) = _DATA["full"]
     return (x[:n_train], y[:n_train]), (xt[:n_test], yt[:n_test])
+
+
+def cifar_stand_in(n_train, n_test):
+    """CIFAR-10's shapes from Fashion-MNIST: 28x28 padded to 32x32, three equal channels,
+    labels of shape (N, 1) (CIFAR's), uint8 as load_data returns."""
+    import numpy as np
+
+    (x, y), (xt, yt) = fashion_slice(n_train, n_test)
+    rgb = lambda a: np.repeat(np.pad(a, ((0, 0), (2, 2), (2, 2)))[..., None], 3, axis=-1)  # noqa: E731
+    return (rgb(x), y.reshape(-1, 1)), (rgb(xt), yt.reshape(-1, 1))
 
 
 def source_of(name):
@@ -83,6 +94,8 @@ def run(name, framework, tmp_path, n_train=3000, n_test=1000, max_epochs=1):
     with contextlib.ExitStack() as stack:
         stack.enter_context(_patched(lib.datasets.mnist, "load_data", load))
         stack.enter_context(_patched(lib.datasets.fashion_mnist, "load_data", load))
+        cifar = cifar_stand_in(n_train, n_test)
+        stack.enter_context(_patched(lib.datasets.cifar10, "load_data", lambda *a, **k: cifar))
         stack.enter_context(_patched(model_cls, "fit", capped_fit))
         os.chdir(tmp_path)
         try:

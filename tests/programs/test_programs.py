@@ -20,6 +20,7 @@ PROGRAMS = {
     "mnist_convnet": ({"max_epochs": 1, "n_train": 2000}, "score", 0.55),
     "tf_save_and_load": ({"max_epochs": 5}, "final_acc", 0.55),
     "tf_classification": ({"max_epochs": 2}, "test_acc", 0.6),
+    "tf_cnn": ({"max_epochs": 1, "n_train": 2000, "n_test": 500}, "test_acc", 0.45),
     "tf_quickstart_beginner": ({"max_epochs": 2}, None, None),
 }
 MARKS = {"tf_classification": [NESTED], "tf_quickstart_beginner": [NUMPY]}
