@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 import nnscratch as nn
-from nnscratch.debug import gradcheck  # noqa: F401  (the model gradient check lives there)
 
 
 def _data(n=64, d=6, c=3, seed=0):
@@ -16,6 +15,20 @@ def _data(n=64, d=6, c=3, seed=0):
     x = rng.standard_normal((n, d)).astype("float32")
     y = rng.integers(0, c, n)
     return x, y
+
+
+def numeric_grad(f, p, h=1e-6):
+    """Central differences of the scalar f() with respect to the array p (perturbed in place)."""
+    num = np.zeros_like(p)
+    for i in np.ndindex(p.shape):
+        old = p[i]
+        p[i] = old + h
+        up = f()
+        p[i] = old - h
+        dn = f()
+        p[i] = old
+        num[i] = (up - dn) / (2 * h)
+    return num
 
 
 def _model(d=6, c=3, reg=None, seed=0, metrics=("accuracy",), **compile_kw):
@@ -82,13 +95,11 @@ def test_sample_weighted_loss_gradient_checks():
     with loss.weighted(w):
         loss.forward(z, y)
     g = loss.backward()
-    num = np.zeros_like(z)
-    for i in np.ndindex(z.shape):
-        zp, zm = z.copy(), z.copy()
-        zp[i] += 1e-6; zm[i] -= 1e-6
+    def value():
         with loss.weighted(w):
-            num[i] = (float(loss.forward(zp, y)) - float(loss.forward(zm, y))) / 2e-6
-    np.testing.assert_allclose(g, num, atol=1e-7)
+            return float(loss.forward(z, y))
+
+    np.testing.assert_allclose(g, numeric_grad(value, z), atol=1e-7)
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -285,15 +296,7 @@ def test_regularized_loss_and_gradient():
         from nnscratch.models import penalties
         penalties.add_weight_gradients(m)
         g = m.layers[0].grads["kernel"].copy()
-        num = np.zeros_like(k)
-        for i in np.ndindex(k.shape):
-            old = k[i]
-            k[i] = old + 1e-6
-            up = float(m.compute_loss(m.forward(xd, training=True), yd)[0])
-            k[i] = old - 1e-6
-            dn = float(m.compute_loss(m.forward(xd, training=True), yd)[0])
-            k[i] = old
-            num[i] = (up - dn) / 2e-6
+        num = numeric_grad(lambda: float(m.compute_loss(m.forward(xd, training=True), yd)[0]), k)
         np.testing.assert_allclose(g, num, atol=1e-6)
     finally:
         nn.backend.set_floatx("float32")
@@ -396,16 +399,7 @@ def test_activity_regularizer_loss_and_gradient_check():
         for layer in (m.layers[0], m.layers[2]):
             for key, p in layer.params.items():
                 g = layer.grads[key].copy()
-                num = np.zeros_like(p)
-                for i in np.ndindex(p.shape):
-                    old = p[i]
-                    p[i] = old + 1e-6
-                    up = total()
-                    p[i] = old - 1e-6
-                    dn = total()
-                    p[i] = old
-                    num[i] = (up - dn) / 2e-6
-                np.testing.assert_allclose(g, num, atol=1e-7, err_msg=f"{layer.name}/{key}")
+                np.testing.assert_allclose(g, numeric_grad(total, p), atol=1e-7, err_msg=f"{layer.name}/{key}")
     finally:
         nn.backend.set_floatx("float32")
 
