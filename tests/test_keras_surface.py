@@ -465,3 +465,13 @@ def test_metrics_weights_and_regularizers_make_no_host_sync_in_a_step(emulated):
     assert emulated.is_device_array(loss) and len(results) == 7
     logs = m.evaluate(x, y, verbose=0, return_dict=True)
     assert set(logs) == {"loss", "accuracy", "auc", "precision", "recall", "auc_1", "mse", "weighted_accuracy"}
+
+
+def test_preprocessing_image_loads_a_png(tmp_path):
+    PIL = pytest.importorskip("PIL.Image")
+    pixels = (np.arange(4 * 6 * 3) % 256).astype("uint8").reshape(4, 6, 3)
+    PIL.fromarray(pixels).save(tmp_path / "img.png")
+    img = nn.preprocessing.image.load_img(str(tmp_path / "img.png"))
+    arr = nn.preprocessing.image.img_to_array(img)
+    assert arr.shape == (4, 6, 3) and arr.dtype == np.float32
+    np.testing.assert_array_equal(arr, pixels.astype("float32"))
