@@ -4,11 +4,11 @@ Every layer, loss and optimizer has a forward pass and a hand-written backward p
 follows Keras 3, so ``import nnscratch as nn`` stands in for ``tf.keras``.
 """
 from nnscratch import (activations, backend, callbacks, config, debug, initializers, layers, losses, metrics, models,
-                       optimizers, ops, utils)
+                       optimizers, ops, preprocessing, regularizers, utils, version)
 from nnscratch.layers import Input
 from nnscratch.models import Model, Sequential
 
-__version__ = "0.1.0"
+__version__ = version.VERSION
 
 
 def __getattr__(name):
@@ -21,4 +21,5 @@ def __getattr__(name):
 
 
 __all__ = ["Sequential", "Model", "Input", "layers", "losses", "optimizers", "activations", "initializers",
-           "utils", "backend", "config", "debug", "callbacks", "metrics", "models", "ops"]
+           "utils", "backend", "config", "debug", "callbacks", "metrics", "models", "regularizers", "preprocessing",
+           "version", "ops"]

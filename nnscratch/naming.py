@@ -22,6 +22,11 @@ def unique_name(prefix: str) -> str:
     return prefix if n == 0 else f"{prefix}_{n}"
 
 
+def reset_names() -> None:
+    """Forget the automatic-name counters (``nn.backend.clear_session()``)."""
+    _NAME_COUNTS.clear()
+
+
 def lookup(kind: str, table: dict, name: str, plural: str = None):
     """``table[name]``, trying the name as given and then lower-cased; an unknown name is a
     ValueError that lists the valid ones: "unknown activation 'relux'; valid activations: ..."."""

@@ -1,4 +1,4 @@
-"""Utilities with Keras's names: to_categorical, set_random_seed, load_img, img_to_array."""
+"""Utilities with Keras's names: to_categorical, set_random_seed, load_img, img_to_array, PyDataset, normalize."""
 from __future__ import annotations
 
 import random
@@ -56,3 +56,40 @@ def img_to_array(*args, **kwargs):
     from nnscratch import data
 
     return data.img_to_array(*args, **kwargs)
+
+
+class PyDataset:
+    """Keras 3's ``keras.utils.PyDataset``: subclass it with ``__len__`` (batches per epoch) and
+    ``__getitem__(index)`` returning ``(x, y)`` or ``(x, y, sample_weight)``; ``on_epoch_end``
+    runs after every epoch. ``workers``, ``use_multiprocessing`` and ``max_queue_size`` are
+    accepted for compatibility; batches are loaded in the training thread."""
+
+    def __init__(self, workers=1, use_multiprocessing=False, max_queue_size=10):
+        self.workers, self.use_multiprocessing, self.max_queue_size = workers, use_multiprocessing, max_queue_size
+
+    def __len__(self):
+        raise NotImplementedError(f"{type(self).__name__} must implement __len__ (the number of batches)")
+
+    def __getitem__(self, index):
+        raise NotImplementedError(f"{type(self).__name__} must implement __getitem__(index) -> (x, y)")
+
+    def on_epoch_begin(self):
+        pass
+
+    def on_epoch_end(self):
+        pass
+
+    @property
+    def num_batches(self):
+        return len(self)
+
+
+def normalize(x, axis=-1, order=2):
+    """x divided by its L-``order`` norm along ``axis`` (Keras's ``utils.normalize``; zero
+    vectors stay zero)."""
+    host = np.asarray(backend.to_host(x))
+    if host.dtype.kind != "f":
+        host = host.astype(backend.floatx())
+    norm = np.linalg.norm(host, ord=order, axis=axis, keepdims=True)
+    norm[norm == 0] = 1
+    return host / norm

@@ -143,8 +143,8 @@ def test_scatter_add_with_tuple_index_on_2d(backend):
 
 
 # ----------------------------------------------------------------------------- the lint
-ENGINE = ["nnscratch/layers", "nnscratch/losses.py", "nnscratch/activations.py", "nnscratch/optimizers",
-          "nnscratch/initializers.py", "nnscratch/metrics.py", "nnscratch/models", "nnscratch/ops"]
+ENGINE = ["nnscratch/layers", "nnscratch/losses", "nnscratch/regularizers.py", "nnscratch/activations.py", "nnscratch/optimizers",
+          "nnscratch/initializers.py", "nnscratch/metrics", "nnscratch/models", "nnscratch/ops"]
 FORBIDDEN = ("numpy", "cupy", "cupyx")
 
 

@@ -25,6 +25,8 @@ counts every one (float(), .item(), bool(), print, to_host); with CuPy only ``to
 """
 from __future__ import annotations
 
+from nnscratch import naming  # a leaf module (no nnscratch imports)
+
 import contextlib
 import os
 
@@ -293,3 +295,9 @@ def _init_from_env() -> None:
 
 
 _init_from_env()
+
+
+def clear_session():
+    """Keras's ``backend.clear_session()``: reset the automatic layer and model names (the
+    next Dense is 'dense' again). nnscratch keeps no graph, so there is nothing else to free."""
+    naming.reset_names()

@@ -48,7 +48,7 @@ def save_training_checkpoint(model, path, epoch_logs=None, fingerprint=None):
         "epoch": int(progress["epoch"]),
         "step": int(progress["step"]),
         "loss_sum": float(backend.to_host(loss_sum)),
-        "metric_sums": [float(backend.to_host(m)) for m in metric_sums],
+        "metric_sums": [[backend.to_host(v).tolist() for v in state] for state in metric_sums],  # metric variables
         "seen": int(seen),
         "global_rng": _jsonable_rng_state(backend.get_rng_state()),
         "layer_rngs": {str(i): _jsonable_rng_state(l.get_rng_state()) for i, l in enumerate(model.layers)
@@ -104,13 +104,15 @@ class BackupAndRestore(Callback):
     Args:
         backup_dir: directory for the checkpoint (created if needed).
         save_freq: 'epoch' (at the end of every epoch) or an int N (every N training steps).
+        double_checkpoint: accepted (Keras 3 keeps a second copy in case a save is interrupted;
+            here every save is already atomic, so one file is never half-written).
         delete_checkpoint: remove the checkpoint once training finishes normally (True).
     Usage: pass the same callback (or one with the same directory) to a new ``fit`` call after
     an interruption; training continues from the last backup, and an uninterrupted run and an
     interrupted-and-resumed run end with identical weights (NumPy backend, same seed and data).
     """
 
-    def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
+    def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False, delete_checkpoint=True):
         super().__init__()
         if save_freq != "epoch":  # NumPy ints too; not 5.0 (Keras refuses it)
             if as_int(save_freq, floats=False) is None or save_freq <= 0:
@@ -119,6 +121,7 @@ class BackupAndRestore(Callback):
         self.backup_dir = os.fspath(backup_dir)
         self.save_freq = save_freq
         self.delete_checkpoint = delete_checkpoint
+        self.double_checkpoint = bool(double_checkpoint)
         self._steps = 0
         self._fingerprint = None
 

@@ -35,8 +35,8 @@ class Callback:
         """True if this callback does something in hook ``name`` (the model skips the others)."""
         return getattr(type(self), name) is not getattr(Callback, name)
 
-    # Callbacks that need per-batch logs set this to True; the model then builds host logs for
-    # each batch (a device synchronisation), otherwise batch hooks get logs=None.
+    # Batch hooks that a callback overrides receive the running logs (a host read per batch);
+    # hooks nobody overrides are not called at all.
     wants_batch_logs = False
 
 
@@ -74,17 +74,18 @@ class CallbackList:
         for cb in self._batch_hooks[name]:
             getattr(cb, name)(batch, logs)
 
-    def on_train_begin(self, logs=None): self._call("on_train_begin", logs)
-    def on_train_end(self, logs=None): self._call("on_train_end", logs)
-    def on_epoch_begin(self, epoch, logs=None): self._call("on_epoch_begin", epoch, logs)
-    def on_epoch_end(self, epoch, logs=None): self._call("on_epoch_end", epoch, logs)
-    def on_test_begin(self, logs=None): self._call("on_test_begin", logs)
-    def on_test_end(self, logs=None): self._call("on_test_end", logs)
-    def on_predict_begin(self, logs=None): self._call("on_predict_begin", logs)
-    def on_predict_end(self, logs=None): self._call("on_predict_end", logs)
-    def on_train_batch_begin(self, batch, logs=None): self._call_batch("on_train_batch_begin", batch, logs)
-    def on_train_batch_end(self, batch, logs=None): self._call_batch("on_train_batch_end", batch, logs)
-    def on_test_batch_begin(self, batch, logs=None): self._call_batch("on_test_batch_begin", batch, logs)
-    def on_test_batch_end(self, batch, logs=None): self._call_batch("on_test_batch_end", batch, logs)
-    def on_predict_batch_begin(self, batch, logs=None): self._call_batch("on_predict_batch_begin", batch, logs)
-    def on_predict_batch_end(self, batch, logs=None): self._call_batch("on_predict_batch_end", batch, logs)
+    # every hook receives a dict (a fresh copy: a callback that edits it cannot upset the next)
+    def on_train_begin(self, logs=None): self._call("on_train_begin", dict(logs or {}))
+    def on_train_end(self, logs=None): self._call("on_train_end", dict(logs or {}))
+    def on_epoch_begin(self, epoch, logs=None): self._call("on_epoch_begin", epoch, dict(logs or {}))
+    def on_epoch_end(self, epoch, logs=None): self._call("on_epoch_end", epoch, logs if logs is not None else {})
+    def on_test_begin(self, logs=None): self._call("on_test_begin", dict(logs or {}))
+    def on_test_end(self, logs=None): self._call("on_test_end", dict(logs or {}))
+    def on_predict_begin(self, logs=None): self._call("on_predict_begin", dict(logs or {}))
+    def on_predict_end(self, logs=None): self._call("on_predict_end", dict(logs or {}))
+    def on_train_batch_begin(self, batch, logs=None): self._call_batch("on_train_batch_begin", batch, dict(logs or {}))
+    def on_train_batch_end(self, batch, logs=None): self._call_batch("on_train_batch_end", batch, dict(logs or {}))
+    def on_test_batch_begin(self, batch, logs=None): self._call_batch("on_test_batch_begin", batch, dict(logs or {}))
+    def on_test_batch_end(self, batch, logs=None): self._call_batch("on_test_batch_end", batch, dict(logs or {}))
+    def on_predict_batch_begin(self, batch, logs=None): self._call_batch("on_predict_batch_begin", batch, dict(logs or {}))
+    def on_predict_batch_end(self, batch, logs=None): self._call_batch("on_predict_batch_end", batch, dict(logs or {}))

@@ -43,7 +43,10 @@ class ReduceLROnPlateau(_MonitorCallback):
     Adds 'learning_rate' (before any reduction this epoch) to the epoch logs, as Keras does."""
 
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4,
-                 cooldown=0, min_lr=0.0):
+                 cooldown=0, min_lr=0.0, **kwargs):
+        if kwargs:
+            raise TypeError(f"ReduceLROnPlateau: unexpected keyword argument(s) {', '.join(sorted(kwargs))}"
+                            + ("; epsilon= is Keras 2's spelling of min_delta=" if "epsilon" in kwargs else ""))
         super().__init__(monitor, mode, min_delta)
         if factor >= 1.0:
             raise ValueError(f"ReduceLROnPlateau does not support a factor >= 1.0, received factor={factor}")

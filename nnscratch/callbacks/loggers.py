@@ -68,8 +68,18 @@ class LambdaCallback(Callback):
               "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin", "on_test_batch_end",
               "on_predict_begin", "on_predict_end", "on_predict_batch_begin", "on_predict_batch_end")
 
-    def __init__(self, **hooks):
+    _POSITIONAL = ("on_epoch_begin", "on_epoch_end", "on_train_begin", "on_train_end", "on_train_batch_begin",
+                   "on_train_batch_end")  # Keras 3's order of the positional arguments
+
+    def __init__(self, *args, **hooks):
         super().__init__()
+        if len(args) > len(self._POSITIONAL):
+            raise TypeError(f"LambdaCallback: at most {len(self._POSITIONAL)} positional hooks "
+                            f"({', '.join(self._POSITIONAL)}), received {len(args)}")
+        for name, fn in zip(self._POSITIONAL, args):
+            if name in hooks:
+                raise TypeError(f"LambdaCallback: {name} given twice")
+            hooks[name] = fn
         unknown = sorted(set(hooks) - set(self._HOOKS))
         if unknown:
             raise TypeError(f"LambdaCallback: unknown hook(s) {', '.join(unknown)}; valid: {', '.join(self._HOOKS)}")

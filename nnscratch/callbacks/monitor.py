@@ -34,6 +34,10 @@ class _MonitorCallback(Callback):
             return "min"
         if name in _MAX_METRICS:
             return "max"
+        for built in getattr(self.model, "_compiled_metrics", {}).values():  # Keras: the metric's _direction
+            for metric_name, metric, _ in built:
+                if metric_name == name:
+                    return "max" if getattr(metric, "_direction", "up") == "up" else "min"
         raise ValueError(f"{type(self).__name__}: cannot tell whether monitor={self.monitor!r} should be maximised "
                          "or minimised; pass mode='max' or mode='min'")
 

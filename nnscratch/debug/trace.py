@@ -149,13 +149,13 @@ class Trace:
         model = self.model
         original_train_step = model.train_step
 
-        def traced_train_step(x, y, metric_fns=()):
+        def traced_train_step(x, y, metric_fns=(), **kwargs):
             record = self.step == -1 or self.steps_seen == 0
             if record:
                 self._start_step()
             self._recording = record
             try:
-                loss, sums = original_train_step(x, y, metric_fns)
+                loss, sums = original_train_step(x, y, metric_fns, **kwargs)
             finally:
                 self._recording = False
             if record:

@@ -1,7 +1,7 @@
 """Conv2D: 2-D convolution (cross-correlation, as in every deep-learning framework)."""
 from __future__ import annotations
 
-from nnscratch import activations, backend, initializers
+from nnscratch import activations, backend, initializers, regularizers
 from nnscratch.layers import im2col as im
 from nnscratch.layers.base import (Layer, named_lookup, positive_int, shape_str, standardize_data_format, standardize_padding,
                                    standardize_tuple)
@@ -45,7 +45,8 @@ class Conv2D(Layer):
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         self.filters = positive_int(filters, f"Conv2D '{self.name}': filters", floats=False)  # NumPy ints; not 8.0 (Keras)
         self.kernel_size = standardize_tuple(kernel_size, 2, f"Conv2D '{self.name}': kernel_size")
@@ -63,6 +64,10 @@ class Conv2D(Layer):
         self.kernel_initializer = named_lookup(f"Conv2D '{self.name}'", initializers.get, kernel_initializer)
         self.bias_initializer = named_lookup(f"Conv2D '{self.name}'", initializers.get, bias_initializer)
         self._keep_logits = self.activation.name in ("softmax", "sigmoid")
+        self.kernel_regularizer = named_lookup(f"Conv2D '{self.name}'", regularizers.get, kernel_regularizer)
+        self.bias_regularizer = named_lookup(f"Conv2D '{self.name}'", regularizers.get, bias_regularizer)
+        self.activity_regularizer = named_lookup(f"Conv2D '{self.name}'", regularizers.get, activity_regularizer)
+
 
     def _rank_hint(self):
         return " (N, H, W, C)" if self.data_format == "channels_last" else " (N, C, H, W)"
@@ -198,5 +203,8 @@ class Conv2D(Layer):
             use_bias=self.use_bias,
             kernel_initializer=initializers.serialize(self.kernel_initializer) or "glorot_uniform",
             bias_initializer=initializers.serialize(self.bias_initializer) or "zeros",
+            kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
+            bias_regularizer=regularizers.serialize(self.bias_regularizer),
+            activity_regularizer=regularizers.serialize(self.activity_regularizer),
         )
         return cfg

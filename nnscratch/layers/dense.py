@@ -1,7 +1,7 @@
 """Dense: the fully connected layer."""
 from __future__ import annotations
 
-from nnscratch import activations, backend, initializers
+from nnscratch import activations, backend, initializers, regularizers
 from nnscratch.layers.base import Layer, named_lookup, positive_int, shape_str
 
 
@@ -35,7 +35,8 @@ class Dense(Layer):
     input_ndim = None
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
+                 bias_initializer="zeros", kernel_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         self.units = positive_int(units, f"Dense '{self.name}': units", floats=False)  # NumPy ints too; not 3.0 (Keras)
         self.activation = named_lookup(f"Dense '{self.name}'", activations.get, activation)
@@ -43,6 +44,10 @@ class Dense(Layer):
         self.kernel_initializer = named_lookup(f"Dense '{self.name}'", initializers.get, kernel_initializer)
         self.bias_initializer = named_lookup(f"Dense '{self.name}'", initializers.get, bias_initializer)
         self._keep_logits = self.activation.name in ("softmax", "sigmoid")
+        self.kernel_regularizer = named_lookup(f"Dense '{self.name}'", regularizers.get, kernel_regularizer)
+        self.bias_regularizer = named_lookup(f"Dense '{self.name}'", regularizers.get, bias_regularizer)
+        self.activity_regularizer = named_lookup(f"Dense '{self.name}'", regularizers.get, activity_regularizer)
+
 
     def check_input_shape(self, input_shape):
         if len(input_shape) < 2:
@@ -109,5 +114,8 @@ class Dense(Layer):
             use_bias=self.use_bias,
             kernel_initializer=initializers.serialize(self.kernel_initializer) or "glorot_uniform",
             bias_initializer=initializers.serialize(self.bias_initializer) or "zeros",
+            kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
+            bias_regularizer=regularizers.serialize(self.bias_regularizer),
+            activity_regularizer=regularizers.serialize(self.activity_regularizer),
         )
         return cfg

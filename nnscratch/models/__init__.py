@@ -14,8 +14,8 @@ the base class that both build on is ``nnscratch.models.model.Model`` (also expo
 """
 from nnscratch.models.functional import Model
 from nnscratch.models.model import Model as BaseModel
-from nnscratch.models.model_io import load_model
+from nnscratch.models.model_io import clone_model, load_model, model_from_json
 from nnscratch.models.sequential import Sequential
 from nnscratch.saving.model_file import save_model
 
-__all__ = ["Sequential", "Model", "BaseModel", "load_model", "save_model"]
+__all__ = ["Sequential", "Model", "BaseModel", "load_model", "save_model", "clone_model", "model_from_json"]

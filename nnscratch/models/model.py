@@ -7,6 +7,7 @@ Subclasses provide ``layers``, ``build``, ``forward`` and ``backward``.
 from __future__ import annotations
 
 import contextlib
+import json
 
 from nnscratch import backend, losses as losses_mod, metrics as metrics_mod, optimizers as optimizers_mod
 from nnscratch import saving
@@ -36,6 +37,8 @@ class Model(Trainer, Layer):
         self.stop_training = False
         self.history = None
         self._metric_specs = []
+        self._weighted_metric_specs = []
+        self._compiled_metrics = {}
         self._interrupted = False
         self._interrupt_requested = False
         self._resume_point = None
@@ -156,22 +159,40 @@ class Model(Trainer, Layer):
 
 
     # ------------------------------------------------------------------ compile
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
-        """Choose the optimizer, loss and metrics (Keras's defaults: optimizer='rmsprop')."""
-        unsupported = {k: v for k, v in kwargs.items() if k not in ("run_eagerly", "jit_compile", "steps_per_execution")}
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
+                **kwargs):
+        """Choose the optimizer, loss and metrics (Keras's defaults: optimizer='rmsprop').
+
+        ``loss``: a name, an nn.losses class/instance, or a function form (``nn.losses.mse``,
+        mapped to its class so training keeps the fused logits path); any other function goes
+        through ``nn.losses.from_callable``. ``metrics``: names, functions or nn.metrics.Metric
+        instances; ``weighted_metrics`` are also weighted by the sample weights of fit/evaluate."""
+        unsupported = {k: v for k, v in kwargs.items()
+                       if k not in ("run_eagerly", "jit_compile", "steps_per_execution", "auto_scale_loss")}
         if unsupported:
             raise TypeError(f"compile: unexpected keyword argument(s) {', '.join(sorted(unsupported))}")
+        if loss_weights is not None:
+            raise ValueError("compile: loss_weights is not supported (one output, one loss)")
         if loss is None:
             raise ValueError("compile: a loss is required, e.g. loss='sparse_categorical_crossentropy'")
+        if isinstance(loss, (dict, list, tuple)):
+            raise ValueError("compile: one loss per output (a dict or list of losses) is not supported; "
+                             f"pass a single loss, received {type(loss).__name__}")
         self.optimizer = optimizers_mod.get(optimizer)
         self.loss = losses_mod.get(loss)
-        if metrics is None:
-            metrics = []
-        if isinstance(metrics, (str,)) or callable(metrics):
-            metrics = [metrics]
-        self._metric_specs = list(metrics)
-        for m in self._metric_specs:
-            metrics_mod.get(m, (None, 2), (None, 2))  # validates names early
+        specs = {"metrics": [], "weighted_metrics": []}
+        for which, given in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+            if given is None:
+                given = []
+            if isinstance(given, str) or callable(given):
+                given = [given]
+            if isinstance(given, dict):
+                raise ValueError(f"compile: {which} as a dict (one list per output) is not supported")
+            for m in given:
+                metrics_mod.get_metric(m, (None, 2), (None, 2))  # validates names early
+                specs[which].append(m)
+        self._metric_specs, self._weighted_metric_specs = specs["metrics"], specs["weighted_metrics"]
+        self._compiled_metrics = {}
         self.compiled = True
         self.plan_backward()
 
@@ -180,8 +201,28 @@ class Model(Trainer, Layer):
             raise NotCompiledError(f"Model '{self.name}': call compile(optimizer, loss) before {what}()")
 
     def _metric_fns(self, y_shape):
-        out_shape = (None,) + tuple(self.output_shape[1:])
-        return [metrics_mod.get(m, tuple(y_shape), out_shape) for m in self._metric_specs]
+        """[(name, Metric, weighted)] for labels of ``y_shape``, built once per label shape and
+        named as Keras names them in the logs (a repeated name gets '_1', '_2', ...)."""
+        key = None if y_shape is None else tuple(y_shape)
+        if key not in self._compiled_metrics:
+            out_shape = (None,) + tuple(self.output_shape[1:])
+            y_shape = key if key is not None else out_shape
+            built, counts = [], {}
+            specs = [(m, False) for m in self._metric_specs] + [(m, True) for m in self._weighted_metric_specs]
+            for spec, weighted in specs:
+                metric = metrics_mod.get_metric(spec, y_shape, out_shape)
+                name = metric.name
+                if name in counts:
+                    counts[name] += 1
+                    name = f"weighted_{name}" if weighted and f"weighted_{name}" not in counts else f"{name}_{counts[name] - 1}"
+                counts.setdefault(name, 1)
+                built.append((name, metric, weighted))
+            self._compiled_metrics[key] = built
+        return self._compiled_metrics[key]
+
+    @property
+    def metrics_names(self):
+        return ["loss"] + [name for name, _, _ in next(iter(self._compiled_metrics.values()), [])]
 
     def fuses_loss(self):
         """True when the output activation is fused with the loss (Keras's logits trap): a
@@ -233,6 +274,11 @@ class Model(Trainer, Layer):
     def load_weights(self, path):
         """Load weights (and optimizer state, if saved); a failed load changes nothing."""
         saving.load_weights(self, path)
+
+    def to_json(self, **kwargs):
+        """The architecture as Keras's JSON: {"class_name": ..., "config": ...} (no weights);
+        ``nn.models.model_from_json`` rebuilds it."""
+        return json.dumps(model_file.model_to_config(self)["model"], **kwargs)
 
     def summary(self, line_length=None, print_fn=None):
         return _summary(self, line_length=line_length, print_fn=print_fn)

@@ -5,6 +5,8 @@ custom objects refused by name) before a model is built, and every weight is che
 any is assigned. Nothing in a file is ever executed."""
 from __future__ import annotations
 
+import json
+
 import os
 
 from nnscratch import layers as layers_mod, losses, optimizers
@@ -117,6 +119,24 @@ def _load_own(path, compile):
         arrays = {k: v for k, v in arrays.items() if not k.startswith("optimizer/")}
     npz.apply_arrays(model, arrays, source=path)
     return model
+
+
+def model_from_json(json_string, custom_objects=None):
+    """A new (uncompiled) model from ``model.to_json()`` (Keras's {"class_name", "config"} JSON)."""
+    try:
+        config = json.loads(json_string)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"model_from_json: not valid JSON ({exc})") from None
+    return model_from_config(config)
+
+
+def clone_model(model, input_tensors=None, clone_function=None):
+    """A new model with the same architecture and freshly initialised weights (Keras's
+    clone_model: the weights are not copied; call ``set_weights`` for that)."""
+    if input_tensors is not None or clone_function is not None:
+        raise ValueError("clone_model: input_tensors and clone_function are not supported")
+    return model_from_config({"class_name": model_file.model_to_config(model)["model"]["class_name"],
+                              "config": model.get_config()})
 
 
 def load_model(filepath, compile=True, custom_objects=None, safe_mode=True):

@@ -26,6 +26,11 @@ class Optimizer:
     def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, name=None, **kwargs):
         if kwargs:
+            if "lr" in kwargs:  # Keras 2's spelling; Keras 3 refuses it too
+                raise TypeError(f"{type(self).__name__}: lr= is Keras 2's spelling; use learning_rate={kwargs['lr']!r}")
+            if "decay" in kwargs:
+                raise TypeError(f"{type(self).__name__}: decay= is Keras 2's; use a schedule, e.g. "
+                                "learning_rate=nn.optimizers.schedules.InverseTimeDecay(...)")
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {', '.join(sorted(kwargs))}")
         if isinstance(learning_rate, schedules.LearningRateSchedule):
             self._schedule = learning_rate

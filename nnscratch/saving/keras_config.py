@@ -10,7 +10,7 @@ refused by name before anything is built. Nothing from a file is ever executed.
 """
 from __future__ import annotations
 
-from nnscratch import backend, initializers, layers as layers_mod, losses, optimizers
+from nnscratch import backend, initializers, layers as layers_mod, losses, metrics as metrics_mod, optimizers
 from nnscratch.optimizers import schedules
 from nnscratch.saving.bounded import fail, need
 
@@ -20,6 +20,8 @@ _FIXED = {"kernel_regularizer": None, "bias_regularizer": None, "activity_regula
           "beta_constraint": None, "gamma_constraint": None, "quantization_config": None, "lora_rank": None,
           "lora_alpha": None, "groups": 1, "synchronized": False, "renorm": False, "renorm_clipping": None,
           "sparse": False, "ragged": False, "optional": False}
+_REGULARIZER_KEYS = ("kernel_regularizer", "bias_regularizer", "activity_regularizer")
+_REGULARIZERS = ("L1", "L2", "L1L2")  # Keras's built-in weight regularizers, which nnscratch has
 _IGNORED = ("renorm_momentum", "build_config")  # no effect when the fixed keys hold their defaults
 # the Keras-only keys written for each class (their defaults)
 _EXTRAS = {
@@ -73,7 +75,12 @@ def layer_to_keras(layer, inbound_nodes=None):
             if key in cfg:
                 cfg[key] = _initializer_to_keras(cfg[key])
         for key in _EXTRAS.get(cls, ()):
+            if key in _REGULARIZER_KEYS and cfg.get(key) is not None:
+                continue  # an nnscratch regularizer: written below in Keras's form
             cfg[key] = _FIXED[key]
+        for key in _REGULARIZER_KEYS:
+            if cfg.get(key) is not None:
+                cfg[key] = _obj("keras.regularizers", cfg[key]["class_name"], dict(cfg[key]["config"]))
         if cls == "BatchNormalization":
             cfg["renorm_momentum"] = 0.99
         out = _obj("keras.layers", cls, cfg)
@@ -179,7 +186,14 @@ def layer_from_keras(obj, path, index):
     _check_dtype(cfg.pop("dtype", None), path, where)
     for key in _IGNORED:
         cfg.pop(key, None)
+    for key in _REGULARIZER_KEYS:  # L1/L2/L1L2 on Dense and Conv2D: nnscratch has them
+        value = cfg.get(key)
+        if class_name in ("Dense", "Conv2D") and isinstance(value, dict) and value.get("class_name") in _REGULARIZERS:
+            check_object(value, path, f"{where} {key}", ("keras.regularizers", "keras.src.regularizers"))
+            cfg[key] = {"class_name": value["class_name"], "config": need(value, "config", dict, path, f"{where} {key}")}
     for key, default in _FIXED.items():
+        if key in _REGULARIZER_KEYS and class_name in ("Dense", "Conv2D") and isinstance(cfg.get(key), dict):
+            continue
         if key in cfg:
             value = cfg.pop(key)
             if value != default and not (default is None and value in ({}, [])):
@@ -292,8 +306,36 @@ def compile_from_keras(cfg, path, key="optimizer"):
     opt = optimizer_from_keras(cfg.get(key, "rmsprop"), path)
     loss = loss_from_keras(cfg["loss"], path)
     metrics = cfg.get("metrics") or []
-    if isinstance(metrics, str):
+    if isinstance(metrics, (str, dict)):
         metrics = [metrics]
-    if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
-        raise fail(path, f"compile_config: metrics must be a list of built-in metric names, found {metrics!r}")
-    return opt, loss, metrics
+    if not isinstance(metrics, list):
+        raise fail(path, f"compile_config: metrics must be a list, found {metrics!r}")
+    return opt, loss, [_metric_from_keras(m, path) for m in metrics]
+
+
+def _metric_from_keras(m, path):
+    """A metric name, or a built-in metric object ({"module": "keras.metrics", ...}) as nn.metrics."""
+    if isinstance(m, str):
+        return m
+    if not isinstance(m, dict):
+        raise fail(path, f"compile_config: a metric must be a name or a metric object, found {m!r}")
+    class_name = check_object(m, path, "compile_config metric", ("keras.metrics", "keras.src.metrics"))
+    if class_name not in metrics_mod.__all__ or not isinstance(getattr(metrics_mod, class_name), type):
+        raise fail(path, f"compile_config: nnscratch has no metric {class_name!r}")
+    try:
+        return metrics_mod.deserialize({"class_name": class_name, "config": need(m, "config", dict, path, class_name)})
+    except (TypeError, ValueError, KeyError) as exc:
+        raise fail(path, f"compile_config: metric {class_name} not accepted ({exc})") from None
+
+
+def metric_to_keras(m):
+    """A compiled metric in Keras's compile_config: its string, a built-in metric object, or the
+    name of an nn.metrics function; None for a user's own (it cannot be saved by name)."""
+    if isinstance(m, str):
+        return m
+    if isinstance(m, metrics_mod.Metric) and type(m).__name__ in metrics_mod.__all__:
+        return _obj("keras.metrics", type(m).__name__, m.get_config())
+    name = getattr(m, "__name__", None)
+    if name in metrics_mod.__all__ and getattr(metrics_mod, name) is m:
+        return name
+    return None

@@ -67,7 +67,7 @@ def model_config(model):
 def compile_config(model):
     if not model.compiled:
         return None
-    metrics = [m for m in model._metric_specs if isinstance(m, str)] or None
+    metrics = [e for e in (keras_config.metric_to_keras(m) for m in model._metric_specs) if e is not None] or None
     return {"optimizer": keras_config.optimizer_to_keras(model.optimizer),
             "loss": keras_config.loss_to_keras(model.loss), "loss_weights": None, "metrics": metrics,
             "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
