@@ -8,6 +8,8 @@ Conv2D kernel (KH, KW, C_in, C_out), fan_in = KH*KW*C_in and fan_out = KH*KW*C_o
 """
 from __future__ import annotations
 
+import contextlib
+
 import math
 
 from nnscratch.naming import lookup
@@ -186,6 +188,35 @@ _REGISTRY = {
     "lecun_uniform": LecunUniform,
 }
 _CLASS_NAMES = {cls.__name__: key for key, cls in _REGISTRY.items()}
+
+
+_BUDGET = []  # [remaining floats, what is being loaded] while a file's model is being built
+
+
+@contextlib.contextmanager
+def weight_budget(max_floats, what):
+    """Within the block, creating parameters of more than ``max_floats`` values in all raises
+    ValueError naming ``what`` before the array is allocated: a loader builds a model from a
+    file's config under the budget its weights member allows, so a 1 KB config cannot make
+    nnscratch allocate gigabytes."""
+    _BUDGET.append([int(max_floats), what])
+    try:
+        yield
+    finally:
+        _BUDGET.pop()
+
+
+def charge(shape):
+    """Count a new parameter of ``shape`` against the innermost ``weight_budget`` (if any)."""
+    if not _BUDGET:
+        return
+    n = 1
+    for d in shape:
+        n *= int(d)
+    _BUDGET[-1][0] -= n
+    if _BUDGET[-1][0] < 0:
+        raise ValueError(f"{_BUDGET[-1][1]}: the config describes more weights than the file holds "
+                         f"(a parameter of shape {tuple(shape)} goes past them); refused before allocating")
 
 
 def get(identifier) -> Initializer:

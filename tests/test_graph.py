@@ -353,7 +353,7 @@ def test_whole_model_file_with_a_nested_model_round_trips(tmp_path):
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     xs = data((6, 4)).astype("float32")
     model.fit(xs, np.arange(6) % 3, epochs=1, verbose=0)
-    path = tmp_path / "nested.keras"
+    path = tmp_path / "nested.nnscratch"  # Keras's .keras layout is flat here: nnscratch's own file
     model.save(path)
     restored = nn.models.load_model(path)
     np.testing.assert_allclose(restored.predict(xs, verbose=0), model.predict(xs, verbose=0), rtol=1e-6)

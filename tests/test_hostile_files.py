@@ -309,3 +309,34 @@ def test_tiny_config_describing_gigabytes_of_weights_is_refused_before_building(
             f.attrs["model_config"] = json.dumps(cfg)
     err = refused_within_memory(lambda: nn.models.load_model(path), path, None)
     assert "weights" in str(err) and "more than" in str(err)
+
+
+def test_own_file_with_a_nested_model_config_describing_huge_weights_is_refused_before_allocating(tmp_path):
+    """The nested/shared (graph) layout has no static shape walk: the weight budget of the
+    loader stops a parameter beyond what the file holds before it is allocated."""
+    import json
+    import tracemalloc
+    import zipfile
+
+    import nnscratch as nn
+
+    base = nn.Sequential([nn.Input((4,)), nn.layers.Dense(3)], name="inner")
+    x = nn.Input((4,))
+    model = nn.Model(x, base(x))
+    path = tmp_path / "m.nnscratch"
+    model.save(path)
+    with zipfile.ZipFile(path) as zf:
+        config, weights = json.loads(zf.read("config.json")), zf.read("weights.npz")
+    text = json.dumps(config).replace('"units": 3', '"units": 300000000')
+    assert text != json.dumps(config)
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("config.json", text)
+        zf.writestr("weights.npz", weights)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="m.nnscratch"):
+            nn.models.load_model(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 200 * 2 ** 20, f"peak {peak / 2 ** 20:.0f} MB"

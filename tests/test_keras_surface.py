@@ -63,9 +63,23 @@ def test_function_loss_in_compile_keeps_the_fused_logits_path():
     assert isinstance(m.loss, nn.losses.SparseCategoricalCrossentropy) and m.fuses_loss()
 
 
-def test_plain_function_loss_is_refused_clearly():
+def test_plain_function_loss_is_refused_clearly_outside_compile():
     with pytest.raises(TypeError, match="no autograd"):
-        _model(loss=lambda y, p: (p - y) ** 2)
+        nn.losses.get(lambda y, p: (p - y) ** 2)
+
+
+def test_plain_function_loss_in_compile_is_traced_and_matches_mse():
+    """compile(loss=fn) traces fn's nn.ops/operators into a graph with hand-written backwards."""
+    rng = np.random.default_rng(0)
+    p = nn.backend.to_device(rng.random((5, 3)))
+    t = nn.backend.to_device(rng.random((5, 3)))
+    traced = nn.layers.TracedLoss(lambda y, q: nn.ops.mean((q - y) ** 2, axis=-1))
+    ref = nn.losses.MeanSquaredError()
+    np.testing.assert_allclose(nn.backend.to_host(traced.forward(p, t)), nn.backend.to_host(ref.forward(p, t)),
+                               rtol=1e-6)
+    np.testing.assert_allclose(nn.backend.to_host(traced.backward()), nn.backend.to_host(ref.backward()), rtol=1e-6)
+    model = _model(loss=lambda y, q: (q - y) ** 2)
+    assert type(model.loss).__name__ == "TracedLoss"
 
 
 @pytest.mark.parametrize("cls", [nn.losses.SparseCategoricalCrossentropy, nn.losses.CategoricalCrossentropy,

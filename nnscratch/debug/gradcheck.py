@@ -176,7 +176,9 @@ def check_layer(layer, x, dy=None, h=1e-6, max_checks=200, seed=0, training=Fals
 
         def f():
             out = layer.forward(x64, training=training)
-            return _host_sum(out * dy), [(k, "", a) for k, a in kinks.layer_signature(layer, x64, out)]
+            # a layer's add_loss terms are part of what its backward differentiates (coefficient 1)
+            added = sum(_host_sum(t) for t in getattr(layer, "_last_added_losses", ()))
+            return _host_sum(out * dy) + added, [(k, "", a) for k, a in kinks.layer_signature(layer, x64, out)]
 
         result = GradCheckResult(tol=tol)
         for name, arr in [("x", x64)] + list(layer.params.items()):

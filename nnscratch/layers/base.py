@@ -81,6 +81,7 @@ class Layer(TracedCall, NestedWeights):
     def add_param(self, name, shape, initializer="zeros", trainable=True):
         """Create a parameter (and, if trainable, its gradient buffer) with ``initializer``."""
         init = initializers.get(initializer)
+        initializers.charge(shape)  # a model being loaded from a file stays within what the file holds
         value = init(tuple(shape), dtype=self.dtype or backend.floatx())
         if trainable:
             self.params[name] = value

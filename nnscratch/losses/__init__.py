@@ -15,11 +15,6 @@ from nnscratch.losses.functions import (CLASS_OF, MAE, MSE, binary_crossentropy,
                                         sparse_categorical_crossentropy)
 from nnscratch.losses.regression import MeanAbsoluteError, MeanSquaredError
 
-try:  # traced nn.ops losses (the custom-layer work); absent, plain functions are refused
-    from nnscratch.losses.traced import TracedLoss
-except ImportError:
-    TracedLoss = None
-
 EPSILON = 1e-7  # keras.config.epsilon(); the losses read nnscratch.config.epsilon()
 
 _REGISTRY = {
@@ -37,16 +32,14 @@ _CLASSES = {cls.__name__: cls for cls in set(_REGISTRY.values())}
 def from_callable(fn):
     """THE hook that turns a user's plain function ``fn(y_true, y_pred)`` into a Loss.
 
-    nnscratch has no autograd: a loss needs a backward. A function built from ``nn.ops`` can be
-    traced into one (``nnscratch.losses.traced.TracedLoss``, when that module exists); anything
-    else is refused here, with the ways out."""
-    if TracedLoss is not None:
-        return TracedLoss(fn)
+    nnscratch has no autograd: a loss needs a backward. ``model.compile(loss=fn)`` traces a
+    function built from ``nn.ops`` into one (``nn.layers.TracedLoss``); here, outside a model,
+    it is refused with the ways out."""
     raise TypeError(
         f"loss: {getattr(fn, '__name__', fn)!r} is a plain function, and nnscratch has no autograd: only its own "
         "losses (names such as 'sparse_categorical_crossentropy', nn.losses classes and functions) or functions "
-        "traced from nn.ops can be differentiated. Use an nnscratch loss, or subclass nn.losses.Loss with "
-        "forward(y_pred, y_true) and backward()")
+        "traced from nn.ops can be differentiated: pass it to model.compile(loss=...) (traced there), wrap it in "
+        "nn.layers.TracedLoss(fn), or subclass nn.losses.Loss with forward(y_pred, y_true) and backward()")
 
 
 def get(identifier) -> Loss:

@@ -48,7 +48,11 @@ class Loss:
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """Keras's call order: ``loss(y_true, y_pred, sample_weight=None)``; returns a 0-d array
-        (per-sample values with reduction=None)."""
+        (per-sample values with reduction=None). Inside a traced ``call`` (symbolic tensors) the
+        loss becomes a node of the graph, with this loss's own backward."""
+        symbolic = next((t for t in (y_pred, y_true) if getattr(t, "_is_symbolic", False)), None)
+        if symbolic is not None:
+            return symbolic.trace_loss(self, y_true, y_pred)
         y_pred = backend.to_device(y_pred)  # host arrays move to the current device (no-op on numpy)
         y_true = self.check_labels(y_true, y_pred)
         with self.weighted(self.check_sample_weight(sample_weight, y_pred)):

@@ -12,10 +12,25 @@ import json
 from nnscratch import backend, losses as losses_mod, metrics as metrics_mod, optimizers as optimizers_mod
 from nnscratch import saving
 from nnscratch.layers.base import Layer, backward_pass
+from nnscratch.layers.traced import TracedLoss
 from nnscratch.models import device, stepping
 from nnscratch.models.summary import summary as _summary
 from nnscratch.models.trainer import Trainer
 from nnscratch.saving import model_file, onnx_export
+
+
+def _traced_if_custom(loss):
+    """A user's loss function written with nn.ops, or a Loss subclass that defines ``call``
+    (Keras's way) instead of forward/backward: traced into a graph of ops with their
+    hand-written backwards (``TracedLoss``). Names, nnscratch's losses and their function
+    forms pass through unchanged."""
+    if isinstance(loss, str) or isinstance(loss, type) or loss in losses_mod.CLASS_OF:
+        return loss
+    if isinstance(loss, losses_mod.Loss):
+        defines_call = "call" in type(loss).__dict__ or any("call" in vars(c) for c in type(loss).__mro__[1:-1]
+                                                            if c is not losses_mod.Loss)
+        return TracedLoss(loss) if defines_call and type(loss).forward is losses_mod.Loss.forward else loss
+    return TracedLoss(loss) if callable(loss) else loss
 
 
 class NotCompiledError(RuntimeError, ValueError):
@@ -173,13 +188,12 @@ class Model(Trainer, Layer):
             raise TypeError(f"compile: unexpected keyword argument(s) {', '.join(sorted(unsupported))}")
         if loss_weights is not None:
             raise ValueError("compile: loss_weights is not supported (one output, one loss)")
-        if loss is None:
-            raise ValueError("compile: a loss is required, e.g. loss='sparse_categorical_crossentropy'")
         if isinstance(loss, (dict, list, tuple)):
             raise ValueError("compile: one loss per output (a dict or list of losses) is not supported; "
                              f"pass a single loss, received {type(loss).__name__}")
         self.optimizer = optimizers_mod.get(optimizer)
-        self.loss = losses_mod.get(loss)
+        # no loss: the model's own add_loss terms are the loss (fit says so if there are none)
+        self.loss = None if loss is None else losses_mod.get(_traced_if_custom(loss))
         specs = {"metrics": [], "weighted_metrics": []}
         for which, given in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
             if given is None:

@@ -9,7 +9,7 @@ import json
 
 import os
 
-from nnscratch import layers as layers_mod, losses, optimizers
+from nnscratch import initializers, layers as layers_mod, losses, optimizers
 from nnscratch.layers.input_layer import Input
 from nnscratch.models.functional import Model
 from nnscratch.models.sequential import Sequential
@@ -103,8 +103,11 @@ def _own_spec(model_config):
 def _load_own(path, compile):
     config, weights = model_file.read_model_file(path)
     try:
-        keras_file.check_weights_fit(_own_spec(config["model"]), weights.size, path)
-        model = model_from_config(config["model"])
+        if "nodes" not in config["model"].get("config", {}):  # the flat layouts: checked before building
+            keras_file.check_weights_fit(_own_spec(config["model"]), weights.size, path)
+        # any layout (nested models, shared layers): no parameter beyond what the file holds is made
+        with initializers.weight_budget(2 * weights.size // 4 + 2 ** 16, os.fspath(path)):
+            model = model_from_config(config["model"])
         comp = config.get("compile")
         if compile and comp is not None:
             model.compile(optimizer=optimizers.deserialize(comp["optimizer"]), loss=losses.deserialize(comp["loss"]),

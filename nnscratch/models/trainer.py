@@ -52,8 +52,17 @@ class Trainer:
     # ------------------------------------------------------------------ steps
     def compute_loss(self, y_pred, y, sample_weight=None, activity=None):
         """(total loss, from_logits): the compiled loss (weighted) plus the regularizers' penalties."""
-        with self.loss.weighted(sample_weight):
-            loss, from_logits = self.loss_at_output(y_pred, y)
+        extra = self.added_loss()  # add_loss terms of the last forward (their gradient flows in backward)
+        if self.loss is None:
+            if extra is None:
+                raise ValueError(f"Model '{self.name}': compiled without a loss and no layer adds one (add_loss); "
+                                 "pass loss= to compile")
+            loss, from_logits = extra, False
+        else:
+            with self.loss.weighted(sample_weight):
+                loss, from_logits = self.loss_at_output(y_pred, y)
+            if extra is not None:
+                loss = loss + extra
         loss = loss + penalties.weight_penalty(self)
         if activity is not None:
             loss = loss + activity.penalty
@@ -65,7 +74,7 @@ class Trainer:
         with penalties.activity_scope(self) as activity:
             y_pred = self.forward(x, training=True)
             loss, from_logits = self.compute_loss(y_pred, y, sample_weight, activity)
-            dy = self.loss.backward()
+            dy = None if self.loss is None else self.loss.backward()  # None: only the add_loss terms
             if activity is not None:
                 dy = activity.at_output(dy, from_logits)
             self.backward(dy, from_logits=from_logits, need_input_grad=False)

@@ -64,7 +64,8 @@ def layer_to_keras(layer, inbound_nodes=None):
             "sparse": False, "ragged": False, "name": layer.name, "optional": False})
     else:
         if getattr(layer, "_is_model", False):
-            raise ValueError(f"saving a model nested in a model ('{layer.name}') in Keras's format is not supported")
+            raise ValueError(f"saving a model nested in a model ('{layer.name}') in Keras's format is not supported; "
+                             "save it as '.nnscratch' (nnscratch's own file), or flatten the model")
         if layers_mod._LAYER_CLASSES.get(cls) is not type(layer) or cls not in KNOWN_LAYERS:
             raise ValueError(f"layer '{layer.name}' is a {cls}, which has no Keras counterpart nnscratch can write")
         cfg = dict(layer.get_config())

@@ -71,8 +71,6 @@ class CustomMSE(keras.losses.Loss):
         return mse + reg * self.regularization_factor
 
 
-@pytest.mark.xfail(strict=True, reason="needs the compile hook: a plain function loss -> "
-                                       "nnscratch.layers.traced.TracedLoss (kerasapi's losses.from_callable)")
 def test_custom_loss_function_in_compile_as_the_guide_writes_it():
     model = get_uncompiled_model()
     model.compile(optimizer=keras.optimizers.Adam(), loss=custom_mean_squared_error)
