@@ -23,8 +23,9 @@ softplus              log(1 + e^x)                 dy * (1 - e^-y)     (= sigmoi
 """
 from __future__ import annotations
 
-from nnscratch.naming import lookup
 from nnscratch import backend
+from nnscratch.backend.result import as_result
+from nnscratch.naming import lookup
 
 
 class ActivationFunction:
@@ -179,15 +180,39 @@ _REGISTRY = {
     "softplus": Softplus,
 }
 
+class PublicActivation:
+    """``nn.activations.relu(x)`` and friends, as in keras.activations: the activation called on
+    an array returns a result that also answers ``.numpy()`` (TensorFlow's tutorials call
+    ``tf.nn.softmax(logits).numpy()``); keyword arguments (``softmax(x, axis=0)``) make the
+    activation with those arguments. Passed as ``activation=`` to a layer it is the activation
+    itself. The layers use the ActivationFunction objects of ``get``, never these."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.name = fn.name
+        self.__name__ = fn.name
+        self.__doc__ = type(fn).__doc__
+
+    def __call__(self, x, **kwargs):
+        fn = type(self.fn)(**kwargs) if kwargs else self.fn
+        return as_result(fn(x))
+
+    def __getattr__(self, attr):  # .backward, .name, ... of the activation itself
+        return getattr(self.fn, attr)
+
+    def __repr__(self):
+        return f"nn.activations.{self.name}"
+
+
 # Module-level callables, as in keras.activations: nn.activations.relu(x)
-linear = Linear()
-relu = ReLU()
-sigmoid = Sigmoid()
-tanh = Tanh()
-softmax = Softmax()
-leaky_relu = LeakyReLU()
-elu = ELU()
-softplus = Softplus()
+linear = PublicActivation(Linear())
+relu = PublicActivation(ReLU())
+sigmoid = PublicActivation(Sigmoid())
+tanh = PublicActivation(Tanh())
+softmax = PublicActivation(Softmax())
+leaky_relu = PublicActivation(LeakyReLU())
+elu = PublicActivation(ELU())
+softplus = PublicActivation(Softplus())
 
 
 def get(identifier) -> ActivationFunction:
@@ -197,6 +222,8 @@ def get(identifier) -> ActivationFunction:
         return Linear()
     if isinstance(identifier, ActivationFunction):
         return identifier
+    if isinstance(identifier, PublicActivation):  # Dense(activation=nn.activations.relu)
+        return identifier.fn
     if isinstance(identifier, str):
         return lookup("activation", _REGISTRY, identifier)()
     raise TypeError(f"activation must be a string, None or an ActivationFunction, received {identifier!r}")

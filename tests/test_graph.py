@@ -5,7 +5,8 @@ import pytest
 
 import nnscratch as nn
 from nnscratch import backend, ops
-from nnscratch.layers import NoBackwardError, TracedLoss
+from nnscratch.layers import NoBackwardError
+from nnscratch.losses import TracedLoss
 
 L = nn.layers
 

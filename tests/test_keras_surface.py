@@ -73,7 +73,7 @@ def test_plain_function_loss_in_compile_is_traced_and_matches_mse():
     rng = np.random.default_rng(0)
     p = nn.backend.to_device(rng.random((5, 3)))
     t = nn.backend.to_device(rng.random((5, 3)))
-    traced = nn.layers.TracedLoss(lambda y, q: nn.ops.mean((q - y) ** 2, axis=-1))
+    traced = nn.losses.TracedLoss(lambda y, q: nn.ops.mean((q - y) ** 2, axis=-1))
     ref = nn.losses.MeanSquaredError()
     np.testing.assert_allclose(nn.backend.to_host(traced.forward(p, t)), nn.backend.to_host(ref.forward(p, t)),
                                rtol=1e-6)

@@ -9,7 +9,6 @@ from nnscratch.layers.input_layer import Input, InputLayer, SymbolicTensor
 from nnscratch.layers.merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average,
                                     concatenate, maximum, minimum, multiply, subtract)
 from nnscratch.layers.symbolic import NoBackwardError, Variable
-from nnscratch.layers.traced import TracedLoss
 from nnscratch.layers.normalization import BatchNormalization
 from nnscratch.layers.pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
 from nnscratch.layers.reshaping import Flatten, Reshape, ZeroPadding2D
@@ -50,5 +49,5 @@ __all__ = [
     "InputLayer", "SymbolicTensor", "Add", "Subtract", "Multiply", "Average", "Concatenate",
     "BatchNormalization", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAvgPool2D", "GlobalMaxPool2D",
     "Reshape", "ZeroPadding2D", "Maximum", "Minimum", "add", "subtract", "multiply", "average", "maximum",
-    "minimum", "concatenate", "NoBackwardError", "Variable", "TracedLoss", "register", "serialize", "deserialize", "get_layer_class",
+    "minimum", "concatenate", "NoBackwardError", "Variable", "register", "serialize", "deserialize", "get_layer_class",
 ]

@@ -24,6 +24,7 @@ from nnscratch import backend, initializers
 from nnscratch.layers.arguments import (as_int, int_dims, named_lookup, non_negative_int,  # noqa: F401
                                         positive_int, standardize_data_format, standardize_padding,
                                         standardize_tuple)
+from nnscratch.layers.eager import _INTERNAL, internal_calls, public_result  # noqa: F401 (internal_calls: re-exported)
 from nnscratch.layers.graph import _PASS, backward_pass  # noqa: F401  (backward_pass: re-exported)
 from nnscratch.layers.symbolic import Variable, shape_str
 from nnscratch.layers.traced import TracedCall
@@ -172,7 +173,7 @@ class Layer(TracedCall, NestedWeights):
         self._last_y_shape = y.shape if backend.is_array(y) else None
         for hook in self._forward_hooks:
             hook(self, x, y)
-        return y
+        return y if _INTERNAL[0] else public_result(y)
 
     def call_backward(self, dy, from_logits=False):
         """The one entry point through which every backward runs (models, the debug tools and

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 
+from nnscratch.layers.eager import internal_calls
 from nnscratch.layers.symbolic import SymbolicTensor, Variable, as_list, topological_nodes
 
 _PASS = {"depth": 0, "written": set()}
@@ -79,6 +80,10 @@ class Graph:
     # ------------------------------------------------------------------ forward
     def forward(self, xs, training=False):
         """(outputs, record): the output arrays, and the per-node caches backward needs."""
+        with internal_calls():  # the layers' outputs stay plain arrays inside the graph
+            return self._forward(xs, training)
+
+    def _forward(self, xs, training):
         values, record = {}, {"losses": []}  # losses: add_loss terms of the layers called
         for t, x in zip(self.inputs, xs):
             values[id(t)] = t.node.fn(x, training=training) if t.node.fn is not None else x

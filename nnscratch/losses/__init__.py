@@ -14,6 +14,7 @@ from nnscratch.losses.functions import (CLASS_OF, MAE, MSE, binary_crossentropy,
                                         mean_absolute_error, mean_squared_error, mse,
                                         sparse_categorical_crossentropy)
 from nnscratch.losses.regression import MeanAbsoluteError, MeanSquaredError
+from nnscratch.losses.traced import TracedLoss
 
 EPSILON = 1e-7  # keras.config.epsilon(); the losses read nnscratch.config.epsilon()
 
@@ -33,13 +34,13 @@ def from_callable(fn):
     """THE hook that turns a user's plain function ``fn(y_true, y_pred)`` into a Loss.
 
     nnscratch has no autograd: a loss needs a backward. ``model.compile(loss=fn)`` traces a
-    function built from ``nn.ops`` into one (``nn.layers.TracedLoss``); here, outside a model,
+    function built from ``nn.ops`` into one (``nn.losses.TracedLoss``); here, outside a model,
     it is refused with the ways out."""
     raise TypeError(
         f"loss: {getattr(fn, '__name__', fn)!r} is a plain function, and nnscratch has no autograd: only its own "
         "losses (names such as 'sparse_categorical_crossentropy', nn.losses classes and functions) or functions "
         "traced from nn.ops can be differentiated: pass it to model.compile(loss=...) (traced there), wrap it in "
-        "nn.layers.TracedLoss(fn), or subclass nn.losses.Loss with forward(y_pred, y_true) and backward()")
+        "nn.losses.TracedLoss(fn), or subclass nn.losses.Loss with forward(y_pred, y_true) and backward()")
 
 
 def get(identifier) -> Loss:
@@ -71,7 +72,7 @@ def deserialize(config):
     return _CLASSES[config["class_name"]].from_config(dict(config["config"]))
 
 
-__all__ = ["Loss", "SparseCategoricalCrossentropy", "CategoricalCrossentropy", "BinaryCrossentropy",
+__all__ = ["Loss", "TracedLoss", "SparseCategoricalCrossentropy", "CategoricalCrossentropy", "BinaryCrossentropy",
            "MeanSquaredError", "MeanAbsoluteError", "sparse_categorical_crossentropy", "categorical_crossentropy",
            "binary_crossentropy", "mean_squared_error", "mean_absolute_error", "mse", "mae", "get", "serialize",
            "deserialize", "from_callable", "DEFAULT_NAMES"]

@@ -16,6 +16,7 @@ multiplies by it (``self.grad_scale()``).
 from __future__ import annotations
 
 from nnscratch import backend, config
+from nnscratch.backend.result import as_result
 
 
 def epsilon():
@@ -56,7 +57,7 @@ class Loss:
         y_pred = backend.to_device(y_pred)  # host arrays move to the current device (no-op on numpy)
         y_true = self.check_labels(y_true, y_pred)
         with self.weighted(self.check_sample_weight(sample_weight, y_pred)):
-            return self.forward(y_pred, y_true)
+            return as_result(self.forward(y_pred, y_true))  # loss_fn(y, p).numpy() works, as in TF
 
     def check_sample_weight(self, sample_weight, y_pred):
         """Host check of sample_weight (N,) against y_pred, then onto the device in y_pred's dtype."""

@@ -251,7 +251,7 @@ class BinaryCrossentropy(Loss):
         c = self.cache
         scale = self.grad_scale() / c["K"]
         if c["mode"] == "logits":
-            return (activations.sigmoid(c["z"]) - c["t"]) * scale
+            return (activations.sigmoid.fn(c["z"]) - c["t"]) * scale
         q, t, p = c["q"], c["t"], c["p"]
         inside = (p >= c["eps"]) & (p <= 1 - c["eps"])
         return (q - t) / (q * (1 - q)) * inside * scale

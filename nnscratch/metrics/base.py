@@ -17,6 +17,7 @@ function fn(y_true, y_pred) with optional sample weights:
 from __future__ import annotations
 
 from nnscratch import backend
+from nnscratch.backend.result import as_result
 from nnscratch.naming import snake_case, unique_name
 
 
@@ -142,7 +143,7 @@ class Metric:
     def __call__(self, y_true, y_pred, sample_weight=None):
         """Keras's eager call: update the state with this batch and return the result."""
         self.update_state(backend.to_device(y_true), backend.to_device(y_pred), sample_weight=sample_weight)
-        return unwrap(self.result())
+        return as_result(unwrap(self.result()))  # metric(y, p).numpy() works, as in TF
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype}

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from nnscratch import backend
 from nnscratch import layers as layers_mod
-from nnscratch.layers.base import Layer, backward_pass
+from nnscratch.layers.base import _INTERNAL, Layer, backward_pass, public_result
 from nnscratch.layers.graph import Graph
 from nnscratch.layers.input_layer import Input, InputLayer
 from nnscratch.layers.symbolic import SymbolicTensor, as_list as _as_list, call_symbolic, connection
@@ -184,9 +184,11 @@ class Model(BaseModel):
         if self._graph is None:
             return BaseModel.__call__(self, x, training=training)
         if isinstance(x, dict):
-            return self.forward({k: backend.to_device(v) for k, v in x.items()}, training=training)
-        xs = [v if backend.is_array(v) else backend.to_device(v) for v in _as_list(x)]
-        return self.forward(xs if self._multi_in else xs[0], training=training)
+            out = self.forward({k: backend.to_device(v) for k, v in x.items()}, training=training)
+        else:
+            xs = [v if backend.is_array(v) else backend.to_device(v) for v in _as_list(x)]
+            out = self.forward(xs if self._multi_in else xs[0], training=training)
+        return out if _INTERNAL[0] else public_result(out)  # model(x).numpy() works, as in TF
     # ------------------------------------------------------------------ config
     def get_config(self):
         """The layers (each once) and the nodes: which layer each call used and which node

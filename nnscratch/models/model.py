@@ -11,8 +11,7 @@ import json
 
 from nnscratch import backend, losses as losses_mod, metrics as metrics_mod, optimizers as optimizers_mod
 from nnscratch import saving
-from nnscratch.layers.base import Layer, backward_pass
-from nnscratch.layers.traced import TracedLoss
+from nnscratch.layers.base import _INTERNAL, Layer, backward_pass, public_result
 from nnscratch.models import device, stepping
 from nnscratch.models.summary import summary as _summary
 from nnscratch.models.trainer import Trainer
@@ -29,8 +28,8 @@ def _traced_if_custom(loss):
     if isinstance(loss, losses_mod.Loss):
         defines_call = "call" in type(loss).__dict__ or any("call" in vars(c) for c in type(loss).__mro__[1:-1]
                                                             if c is not losses_mod.Loss)
-        return TracedLoss(loss) if defines_call and type(loss).forward is losses_mod.Loss.forward else loss
-    return TracedLoss(loss) if callable(loss) else loss
+        return losses_mod.TracedLoss(loss) if defines_call and type(loss).forward is losses_mod.Loss.forward else loss
+    return losses_mod.TracedLoss(loss) if callable(loss) else loss
 
 
 class NotCompiledError(RuntimeError, ValueError):
@@ -267,7 +266,8 @@ class Model(Trainer, Layer):
         if self._traced():
             return Layer.__call__(self, x, training=training)
         device.check_weights_backend(self)
-        return self.forward(backend.to_device(x), training=training)  # host arrays move to the device
+        out = self.forward(backend.to_device(x), training=training)  # host arrays move to the device
+        return out if _INTERNAL[0] else public_result(out)  # model(x).numpy() works, as in TF
 
     def to(self, backend_name):
         """Move weights, gradients, layer state and optimizer slots to ``backend_name`` (after

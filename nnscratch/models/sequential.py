@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from nnscratch import backend, layers as layers_mod
-from nnscratch.layers.base import Layer, backward_pass, shape_str
+from nnscratch.layers.base import Layer, backward_pass, internal_calls, shape_str
 from nnscratch.layers.input_layer import Input, InputLayer
 from nnscratch.layers.symbolic import SymbolicTensor
 from nnscratch.models.model import Model
@@ -164,8 +164,9 @@ class Sequential(Model):
         """Run every layer in order; each caches what its backward needs."""
         if not self.built and self._layers and backend.is_array(x):
             self.build((None,) + tuple(x.shape)[1:])  # built by its first call, as in Keras
-        for layer in self._layers:
-            x = layer(x, training=training)
+        with internal_calls():  # the layers' outputs stay plain arrays inside the model
+            for layer in self._layers:
+                x = layer(x, training=training)
         self._last_added_losses = [v for layer in self._layers for v in layer._last_added_losses]
         return x
 

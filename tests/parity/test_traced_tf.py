@@ -143,7 +143,7 @@ def test_traced_loss_matches_keras_custom_loss(dtype):
         return loss
 
     with backend.floatx_scope(dtype):
-        ours = nn.layers.TracedLoss(huber_like(nn.ops))
+        ours = nn.losses.TracedLoss(huber_like(nn.ops))
         value = ours.forward(yp, yt)
         grad = ours.backward()
     pv = tf.Variable(yp)

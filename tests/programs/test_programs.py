@@ -10,11 +10,6 @@ from tests.programs import harness
 pytestmark = pytest.mark.skipif(not helpers.fashion_mnist_available(),
                                 reason=f"Fashion-MNIST idx files not found in {helpers.FASHION_DIR}")
 
-NESTED = pytest.mark.xfail(strict=False, reason="needs a model used as a layer (Sequential([model, Softmax()])), "
-                                                "the graph helper's nested-model work")
-NUMPY = pytest.mark.xfail(strict=False, reason="needs .numpy() on eager results (nn.ops as_result, the ops "
-                                               "helper's work) and a model used as a layer")
-
 #: program -> (harness settings, name of the accuracy in its globals, floor)
 PROGRAMS = {
     "mnist_convnet": ({"max_epochs": 1, "n_train": 2000}, "score", 0.55),
@@ -23,7 +18,7 @@ PROGRAMS = {
     "tf_cnn": ({"max_epochs": 1, "n_train": 2000, "n_test": 500}, "test_acc", 0.45),
     "tf_quickstart_beginner": ({"max_epochs": 2}, None, None),
 }
-MARKS = {"tf_classification": [NESTED], "tf_quickstart_beginner": [NUMPY]}
+MARKS = {}  # every ported program runs unchanged (nesting and .numpy() now work)
 
 
 def accuracy_of(name, namespace):
