@@ -115,6 +115,7 @@ class Layer:
 
     #: rank of the input including the batch axis, or None if any rank is accepted
     input_ndim = None
+    need_input_grad = True
 
     def __init__(self, name=None, input_shape=None, input_dim=None, batch_input_shape=None,
                  dtype=None, trainable=True, **kwargs):

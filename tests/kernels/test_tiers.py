@@ -1,0 +1,151 @@
+"""The kernel tiers against each other, kernel by kernel: fast vs readable vs reference, forward
+and backward, over shapes, channel counts (each of the fast tier's loop orders), strides,
+paddings, dilations, pool sizes, in float32 and float64; and the dispatcher's switch."""
+import itertools
+
+import numpy as np
+import pytest
+
+import nnscratch as nn
+from nnscratch import kernels
+from nnscratch.kernels import fast, reference, scratch
+from nnscratch.layers import conv, pooling
+
+TOL = {"float64": dict(rtol=1e-10, atol=1e-11), "float32": dict(rtol=2e-5, atol=2e-5)}
+
+
+def distinct(shape, seed, dtype):
+    """Distinct, well-separated values (no max-pooling ties), in a random order, scale ~1."""
+    g = np.random.default_rng(seed)
+    size = int(np.prod(shape))
+    return (g.permutation(size).reshape(shape) / size * 4 - 2).astype(dtype)
+
+
+def close(a, b, dtype, what):
+    scale = max(1.0, float(np.abs(np.asarray(b, dtype=np.float64)).max(initial=0.0)))
+    tol = TOL[dtype]
+    np.testing.assert_allclose(a, b, rtol=tol["rtol"], atol=tol["atol"] * scale, err_msg=what)
+
+
+# C=1: the fast tier's transposed layout; C=3, 8: window rows; C=40: the tap loop
+CONV_CASES = [
+    (N, H, W, C, F, k, s, p, d)
+    for (N, H, W, C, F), k, s, p, d in itertools.product(
+        [(2, 7, 6, 1, 3), (3, 8, 9, 3, 4), (2, 6, 7, 8, 5), (2, 5, 6, 40, 3)],
+        [(1, 1), (3, 3), (2, 3)], [(1, 1), (2, 2), (3, 1)], ["valid", "same"], [(1, 1), (2, 2)])
+    if not (max(s) > 1 and max(d) > 1)
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("N,H,W,C,F,kernel_size,strides,padding,dilation", CONV_CASES)
+def test_conv2d_fast_readable_and_reference_tiers_agree(dtype, N, H, W, C, F, kernel_size, strides, padding, dilation):
+    x = distinct((N, H, W, C), 0, dtype)
+    g = np.random.default_rng(1)
+    kernel = g.standard_normal(kernel_size + (C, F)).astype(dtype)
+    bias = g.standard_normal(F).astype(dtype)
+    outputs = {}
+    for name, tier in [("readable", conv), ("fast", fast), ("reference", reference.KERNELS)]:
+        forward = tier["conv2d_forward"] if isinstance(tier, dict) else tier.conv2d_forward
+        backward = tier["conv2d_backward"] if isinstance(tier, dict) else tier.conv2d_backward
+        z, cache = forward(x, kernel, bias, strides, padding, dilation)
+        dz = np.random.default_rng(2).standard_normal(z.shape).astype(dtype)
+        dx, dk, db = backward(dz, cache, kernel, True)
+        none_dx, dk2, db2 = backward(dz, cache, kernel, False)
+        assert none_dx is None, f"{name}: need_input_grad=False must return dx=None"
+        np.testing.assert_array_equal(dk2, dk, err_msg=f"{name}: dkernel without dx")
+        np.testing.assert_array_equal(db2, db, err_msg=f"{name}: dbias without dx")
+        assert z.dtype == dtype and dx.dtype == dtype and dk.dtype == dtype, name
+        outputs[name] = (z, dx, dk, db)
+    for name in ("fast", "reference"):
+        for q, a, b in zip(("z", "dx", "dkernel", "dbias"), outputs[name], outputs["readable"]):
+            close(a, b, dtype, f"conv2d {q}: {name} vs readable")
+
+
+def test_conv2d_kernels_without_bias_agree():
+    x, kernel = distinct((2, 6, 6, 3), 3, "float64"), distinct((3, 3, 3, 4), 4, "float64")
+    z_r, _ = conv.conv2d_forward(x, kernel, None, (1, 1), "same", (1, 1))
+    z_f, _ = fast.conv2d_forward(x, kernel, None, (1, 1), "same", (1, 1))
+    close(z_f, z_r, "float64", "conv2d without bias")
+
+
+POOL_CASES = list(itertools.product([(2, 7, 6, 3), (3, 8, 8, 1), (2, 9, 5, 40)],
+                                    [(2, 2), (3, 3), (2, 3), (1, 1)], [None, (1, 1), (2, 2), (3, 2)],
+                                    ["valid", "same"]))
+
+
+@pytest.mark.parametrize("op", ["max", "avg"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape,pool_size,strides,padding", POOL_CASES)
+def test_pooling_fast_readable_and_reference_tiers_agree(op, dtype, shape, pool_size, strides, padding):
+    strides = strides or pool_size
+    if shape[1] < pool_size[0] or shape[2] < pool_size[1]:
+        pytest.skip("pool larger than the input")
+    x = distinct(shape, 5, dtype)
+    name = f"{op}_pool"
+    outputs = {}
+    for tier, table in [("readable", {f"{name}_forward": getattr(pooling, f"{name}_forward"),
+                                      f"{name}_backward": getattr(pooling, f"{name}_backward")}),
+                        ("fast", fast.KERNELS), ("reference", reference.KERNELS)]:
+        y, cache = table[f"{name}_forward"](x, pool_size, strides, padding)
+        dy = np.random.default_rng(6).standard_normal(y.shape).astype(dtype)
+        dx = table[f"{name}_backward"](dy, cache)
+        assert y.dtype == dtype and dx.dtype == dtype and dx.shape == x.shape, tier
+        outputs[tier] = (y, dx)
+    for tier in ("fast", "reference"):
+        for q, a, b in zip(("y", "dx"), outputs[tier], outputs["readable"]):
+            close(a, b, dtype, f"{name} {q}: {tier} vs readable")
+
+
+def test_maxpool_tiers_route_ties_to_the_first_maximum():
+    x = np.zeros((1, 4, 4, 2))  # every window is one big tie
+    for table in (fast.KERNELS, reference.KERNELS, {"max_pool_forward": pooling.max_pool_forward,
+                                                   "max_pool_backward": pooling.max_pool_backward}):
+        y, cache = table["max_pool_forward"](x, (2, 2), (2, 2), "valid")
+        dx = table["max_pool_backward"](np.ones_like(y), cache)
+        np.testing.assert_array_equal(dx[0, :, :, 0], [[1, 0, 1, 0], [0, 0, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]])
+
+
+# ---------------------------------------------------------------------- the dispatcher
+def test_get_returns_the_readable_kernel_itself_or_the_tiers_own():
+    with kernels.use_tier("readable"):
+        assert kernels.get(conv.conv2d_forward) is conv.conv2d_forward
+    with kernels.use_tier("fast"):
+        assert kernels.get(conv.conv2d_forward) is fast.conv2d_forward
+    assert kernels.get(pooling.avg_pool_backward, "reference") is reference.avg_pool_backward
+
+
+def test_use_tier_restores_and_set_tier_refuses_unknown_names():
+    before = kernels.get_tier()
+    with kernels.use_tier("reference"):
+        assert kernels.get_tier() == "reference"
+    assert kernels.get_tier() == before
+    with pytest.raises(ValueError, match="'fast', 'readable', 'reference'.*'quick'"):
+        kernels.set_tier("quick")
+    with pytest.raises(ValueError, match="use_tier"):
+        with kernels.use_tier("slow"):
+            pass
+    assert kernels.get_tier() == before
+
+
+def test_a_layers_kernel_tier_overrides_the_global_switch(monkeypatch):
+    seen = []
+    monkeypatch.setitem(fast.KERNELS, "max_pool_forward", lambda *a: seen.append("fast") or pooling.max_pool_forward(*a))
+    layer = nn.layers.MaxPooling2D()
+    x = distinct((1, 4, 4, 1), 7, "float32")
+    with kernels.use_tier("fast"):
+        layer(x)
+        layer.kernel_tier = "readable"
+        layer(x)
+    assert seen == ["fast"]
+
+
+def test_no_buffer_reuse_gives_fresh_scratch_and_reuse_resumes_after():
+    a = scratch.scratch(np, (4, 5), "float32", slot="t")
+    b = scratch.scratch(np, (4, 5), "float32", slot="t")
+    assert np.shares_memory(a, b), "outside no_buffer_reuse the slot's memory is reused"
+    with kernels.no_buffer_reuse():
+        assert not kernels.buffer_reuse()
+        c = scratch.scratch(np, (4, 5), "float32", slot="t")
+        assert not np.shares_memory(a, c)
+    assert kernels.buffer_reuse()
