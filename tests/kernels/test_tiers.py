@@ -149,3 +149,46 @@ def test_no_buffer_reuse_gives_fresh_scratch_and_reuse_resumes_after():
         c = scratch.scratch(np, (4, 5), "float32", slot="t")
         assert not np.shares_memory(a, c)
     assert kernels.buffer_reuse()
+
+
+@pytest.mark.parametrize("n_threads", [1, 3])
+def test_fast_tier_chunks_and_threads_give_the_readable_results(monkeypatch, n_threads):
+    """One image per chunk, pooling split at any size, over 1 and 3 threads (every path of the
+    fast tier's batch split), against the readable kernels in float64."""
+    from nnscratch.kernels import fast_conv, fast_pool, threads
+
+    monkeypatch.setattr(fast_conv, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(fast_pool, "MIN_PARALLEL", 1)
+    old = threads.num_threads()
+    threads.set_num_threads(n_threads)
+    try:
+        for C, padding in [(1, "same"), (5, "valid"), (12, "same")]:
+            x = distinct((5, 7, 6, C), 8, "float64")
+            kernel = distinct((3, 2, C, 4), 9, "float64")
+            bias = distinct((4,), 10, "float64")
+            z_r, c_r = conv.conv2d_forward(x, kernel, bias, (1, 1), padding, (1, 1))
+            z_f, c_f = fast.conv2d_forward(x, kernel, bias, (1, 1), padding, (1, 1))
+            close(z_f, z_r, "float64", f"conv z C={C}")
+            dz = distinct(z_r.shape, 11, "float64")
+            for a, b, q in zip(fast.conv2d_backward(dz, c_f, kernel), conv.conv2d_backward(dz, c_r, kernel),
+                               ("dx", "dkernel", "dbias")):
+                close(a, b, "float64", f"conv {q} C={C}")
+        for op in ("max", "avg"):
+            for pool, strides, padding in [((2, 2), (2, 2), "same"), ((3, 3), (1, 1), "valid")]:
+                x = distinct((5, 7, 6, 3), 12, "float64")
+                y_r, c_r = getattr(pooling, f"{op}_pool_forward")(x, pool, strides, padding)
+                y_f, c_f = fast.KERNELS[f"{op}_pool_forward"](x, pool, strides, padding)
+                close(y_f, y_r, "float64", f"{op} pool y")
+                dy = distinct(y_r.shape, 13, "float64")
+                close(fast.KERNELS[f"{op}_pool_backward"](dy, c_f), getattr(pooling, f"{op}_pool_backward")(dy, c_r),
+                      "float64", f"{op} pool dx")
+    finally:
+        threads.set_num_threads(old)
+
+
+def test_set_num_threads_refuses_non_positive_integers():
+    from nnscratch.kernels import threads
+
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="positive integer"):
+            threads.set_num_threads(bad)
