@@ -19,6 +19,8 @@ Measurements: in the docstrings below and in the README section "Kernel tiers".
 """
 from __future__ import annotations
 
+import contextlib
+
 from nnscratch import backend
 from nnscratch.kernels import fast_im2col as f2c
 from nnscratch.kernels import threads
@@ -27,6 +29,10 @@ from nnscratch.kernels.scratch import scratch
 
 #: Target size of one chunk's im2col matrix (bytes).
 CHUNK_BYTES = 1 << 20
+#: Up to this size (bytes) the whole batch's im2col matrix is kept for backward (a fresh array
+#: each call) instead of being rebuilt there: for LeNet's small layers rebuilding cost more
+#: than keeping (LeNet b64 step, 1 thread, CPU: 8.7 ms rebuilding, see the README table).
+KEEP_COL_BYTES = 1 << 23
 
 
 def _geometry(x, kernel, strides, padding, dilation_rate):
@@ -47,7 +53,8 @@ def _ranges(N, per_image_bytes):
 
 def conv2d_forward(x, kernel, bias, strides, padding, dilation_rate):
     """The readable conv2d_forward, chunked and threaded. Cache: x, out_shape, pads,
-    strides, dilation_rate (no im2col matrix)."""
+    strides, dilation_rate, and col: the im2col matrix when it is small (``KEEP_COL_BYTES``,
+    a fresh array), else None (backward rebuilds it chunk by chunk)."""
     if backend.is_device_array(x):
         return f2c.conv2d_forward_whole(x, kernel, bias, strides, padding, dilation_rate)
     xp = backend.get_array_module(x)
@@ -56,20 +63,24 @@ def conv2d_forward(x, kernel, bias, strides, padding, dilation_rate):
     W2 = kernel.reshape(K, F)
     z = xp.empty((N, H_out, W_out, F), dtype=x.dtype)
 
+    keep = C > 1 and N * H_out * W_out * K * x.itemsize <= KEEP_COL_BYTES  # one channel: rebuilding is 9 copies
+    kept = f2c.empty_col(xp, N, H_out, W_out, KH, KW, C, x.dtype) if keep else None
+
     def work(n0, n1):
         for a in range(n0, n1, step):
             b = min(a + step, n1)
-            col = f2c.im2col_chunk(x[a:b], pads, KH, KW, strides, dilation_rate, H_out, W_out)  # (M_c, K)
+            out = None if kept is None else f2c.col_rows(kept, a, b)
+            col = f2c.im2col_chunk(x[a:b], pads, KH, KW, strides, dilation_rate, H_out, W_out, out=out)  # (M_c, K)
             zc = z[a:b].reshape((b - a) * H_out * W_out, F)
             xp.matmul(col, W2, out=zc)
             if bias is not None:
                 zc += bias
 
     ranges, step = _ranges(N, H_out * W_out * K * x.itemsize)
-    with threads.single_threaded_blas():
+    with threads.single_threaded_blas() if len(ranges) > 1 else contextlib.nullcontext():
         threads.run_ranges(work, ranges)
     cache = {"x": x, "out_shape": (N, H_out, W_out, F), "pads": pads, "strides": strides,
-             "dilation_rate": dilation_rate}
+             "dilation_rate": dilation_rate, "col": kept}
     return z, cache
 
 
@@ -87,6 +98,7 @@ def conv2d_backward(dz, cache, kernel, need_input_grad=True):
     K = KH * KW * C
     W2 = kernel.reshape(K, F)
     dx = xp.empty(x.shape, dtype=dz.dtype) if need_input_grad else None
+    kept = cache["col"]
 
     def work(n0, n1):
         dW = xp.zeros((K, F), dtype=dz.dtype)
@@ -96,7 +108,10 @@ def conv2d_backward(dz, cache, kernel, need_input_grad=True):
             b = min(a + step, n1)
             M = (b - a) * H_out * W_out
             dzc = xp.ascontiguousarray(dz[a:b]).reshape(M, F)
-            col = f2c.im2col_chunk(x[a:b], pads, KH, KW, strides, dilation_rate, H_out, W_out)
+            if kept is None:
+                col = f2c.im2col_chunk(x[a:b], pads, KH, KW, strides, dilation_rate, H_out, W_out)
+            else:
+                col = f2c.as_matrix(f2c.col_rows(kept, a, b))
             dW += xp.matmul(col.T, dzc, out=tmp)  # dL/dW = sum over chunks of col^T @ dz
             db += f2c.column_sum(xp, dzc)  # dL/db = sum of dz
             if need_input_grad:
@@ -105,7 +120,7 @@ def conv2d_backward(dz, cache, kernel, need_input_grad=True):
         return dW, db
 
     ranges, step = _ranges(N, H_out * W_out * K * dz.itemsize)
-    with threads.single_threaded_blas():
+    with threads.single_threaded_blas() if len(ranges) > 1 else contextlib.nullcontext():
         parts = threads.run_ranges(work, ranges)
     dW, db = parts[0]
     for pdW, pdb in parts[1:]:

@@ -160,23 +160,42 @@ def _pad_chunk(xc, pads, slot):
     return out
 
 
-def im2col_chunk(xc, pads, KH, KW, strides, dilation_rate, H_out, W_out):
-    """The im2col matrix (n*H_out*W_out, KH*KW*C) of the chunk xc (n, H, W, C), in scratch
-    memory (valid until the next call on this thread)."""
+def empty_col(xp, N, H_out, W_out, KH, KW, C, dtype):
+    """A fresh array (N, H_out, W_out, KH, KW, C) for the whole batch's im2col matrix (C > 1)."""
+    return xp.empty((N, H_out, W_out, KH, KW, C), dtype=dtype)
+
+
+def col_rows(col, a, b):
+    """Images a..b of an ``empty_col`` array (contiguous), in the layout ``im2col_chunk`` fills."""
+    return col[a:b]
+
+
+def as_matrix(col):
+    """The (M, K) im2col matrix view of a chunk's array (a transposed view for one channel)."""
+    if col.ndim == 5:  # (KH, KW, n, H_out, W_out): rows of the transposed matrix
+        KH, KW, n, H_out, W_out = col.shape
+        return col.reshape(KH * KW, n * H_out * W_out).T
+    n, H_out, W_out, KH, KW, C = col.shape
+    return col.reshape(n * H_out * W_out, KH * KW * C)
+
+
+def im2col_chunk(xc, pads, KH, KW, strides, dilation_rate, H_out, W_out, out=None):
+    """The im2col matrix (n*H_out*W_out, KH*KW*C) of the chunk xc (n, H, W, C), written into
+    ``out`` (from ``col_rows``, C > 1) or into scratch memory (valid until the next call on
+    this thread)."""
     xp = backend.get_array_module(xc)
     (SH, SW), (DH, DW) = strides, dilation_rate
     x_pad = _pad_chunk(xc, pads, "conv-pad")
     n, _, _, C = x_pad.shape
-    M, K = n * H_out * W_out, KH * KW * C
     if C != 1:
-        col = scratch(xp, (n, H_out, W_out, KH, KW, C), xc.dtype, slot="conv-col")
-        return im2col_into(col, x_pad, SH, SW, DH, DW).reshape(M, K)
+        col = out if out is not None else scratch(xp, (n, H_out, W_out, KH, KW, C), xc.dtype, slot="conv-col")
+        return as_matrix(im2col_into(col, x_pad, SH, SW, DH, DW))
     colT = scratch(xp, (KH, KW, n, H_out, W_out), xc.dtype, slot="conv-col")
     for i in range(KH):
         for j in range(KW):
             rows, cols = tap_slice(i, j, H_out, W_out, SH, SW, DH, DW)
             colT[i, j] = x_pad[:, rows, cols, 0]  # (n, H_out, W_out)
-    return colT.reshape(K, M).T
+    return as_matrix(colT)
 
 
 def col2im_chunk(dxc, dcol, pads, KH, KW, strides, dilation_rate, H_out, W_out):
