@@ -192,3 +192,20 @@ def test_set_num_threads_refuses_non_positive_integers():
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="positive integer"):
             threads.set_num_threads(bad)
+
+
+def test_kernels_import_nothing_above_them():
+    """Imports run one way: layers -> kernels -> backend; no kernel module imports layers,
+    models or debug (at module level or inside a function)."""
+    import ast
+    import pathlib
+
+    root = pathlib.Path(kernels.__file__).parent
+    offenders = []
+    for path in sorted(root.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{path.name}: {n}" for n in names
+                          if n.split(".")[:2] in (["nnscratch", "layers"], ["nnscratch", "models"], ["nnscratch", "debug"])]
+    assert len(list(root.glob("*.py"))) >= 8 and offenders == [], offenders
