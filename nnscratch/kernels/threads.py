@@ -57,9 +57,11 @@ def set_num_threads(n):
 
 def _pool():
     with _lock:
-        if _state["pool"] is None:
+        # a forked child inherits the executor but not its threads: make a new one there
+        if _state["pool"] is None or _state.get("pid") != os.getpid():
             _state["pool"] = ThreadPoolExecutor(max_workers=max(1, _state["threads"] - 1),
                                                 thread_name_prefix="nnscratch-kernel")
+            _state["pid"] = os.getpid()
         return _state["pool"]
 
 

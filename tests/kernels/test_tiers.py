@@ -209,3 +209,21 @@ def test_kernels_import_nothing_above_them():
             offenders += [f"{path.name}: {n}" for n in names
                           if n.split(".")[:2] in (["nnscratch", "layers"], ["nnscratch", "models"], ["nnscratch", "debug"])]
     assert len(list(root.glob("*.py"))) >= 8 and offenders == [], offenders
+
+
+def test_thread_pool_works_in_a_forked_child():
+    import multiprocessing
+
+    from nnscratch.kernels import threads
+
+    threads.run_ranges(lambda a, b: b - a, threads.split(8, 2))  # the parent's pool exists
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        assert pool.apply_async(_sum_in_child, ()).get(timeout=60) == 8  # a dead pool would hang
+
+
+def _sum_in_child():
+    from nnscratch.kernels import threads
+
+    threads.set_num_threads(2) if threads.num_threads() < 2 else None
+    return sum(threads.run_ranges(lambda a, b: b - a, threads.split(8, 2)))
