@@ -60,6 +60,11 @@ def conv2d_forward(x, kernel, bias, strides, padding, dilation_rate):
     xp = backend.get_array_module(x)
     N, H, W, C, KH, KW, F, H_out, W_out, pads = _geometry(x, kernel, strides, padding, dilation_rate)
     K = KH * KW * C
+    ranges, step = _ranges(N, H_out * W_out * K * x.itemsize)
+    if len(ranges) == 1 and N * H_out * W_out * K * x.itemsize <= KEEP_COL_BYTES:
+        # one thread and a small layer: the whole batch at once has the least Python per call
+        # (LeNet b64 step, 1 thread, CPU: chunked 12.2 ms vs whole 10.4 ms)
+        return f2c.conv2d_forward_whole(x, kernel, bias, strides, padding, dilation_rate)
     W2 = kernel.reshape(K, F)
     z = xp.empty((N, H_out, W_out, F), dtype=x.dtype)
 
@@ -76,7 +81,6 @@ def conv2d_forward(x, kernel, bias, strides, padding, dilation_rate):
             if bias is not None:
                 zc += bias
 
-    ranges, step = _ranges(N, H_out * W_out * K * x.itemsize)
     with threads.single_threaded_blas() if len(ranges) > 1 else contextlib.nullcontext():
         threads.run_ranges(work, ranges)
     cache = {"x": x, "out_shape": (N, H_out, W_out, F), "pads": pads, "strides": strides,
