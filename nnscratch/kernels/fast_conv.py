@@ -15,7 +15,13 @@ batch 64), keeps it for backward, and runs im2col, col2im and the bias on one co
    tap slices otherwise (``fast_im2col``); one grayscale channel uses the transposed layout.
 
 The cache holds the layer's input x (a reference) and the geometry, never scratch memory.
-Measurements: in the docstrings below and in the README section "Kernel tiers".
+
+Measured (one training step of ``fit``'s models, 1 thread for BLAS and for this tier, CPU time,
+median of 10 steps, readable / whole-batch fast tier of before / this file, same process):
+the suite's conv net at batch 64 319 / 286 / 229 ms; the Keras "Simple MNIST convnet" at batch
+128 107 / 107 / 70 ms. Peak RSS of a 640-image conv-net fit: 284 MB before, 116 MB with this
+file (the 58 MB im2col matrix is no longer kept), PyTorch 392 MB. On a loaded machine the
+same comparison gave 571 / 477 ms (oldfast / this file) for the conv net.
 """
 from __future__ import annotations
 
