@@ -36,6 +36,7 @@ import os
 
 from nnscratch.kernels import fast, reference
 from nnscratch.kernels.scratch import buffer_reuse, no_buffer_reuse
+from nnscratch.kernels.threads import num_threads, set_num_threads
 
 TIERS = ("fast", "readable", "reference")
 _MODULES = {"fast": fast, "reference": reference}
@@ -84,4 +85,5 @@ def get(readable_fn, tier=None):
     return _MODULES[tier].KERNELS.get(readable_fn.__name__, readable_fn)
 
 
-__all__ = ["TIERS", "set_tier", "get_tier", "use_tier", "get", "no_buffer_reuse", "buffer_reuse"]
+__all__ = ["TIERS", "set_tier", "get_tier", "use_tier", "get", "no_buffer_reuse", "buffer_reuse", "num_threads",
+           "set_num_threads"]
