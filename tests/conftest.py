@@ -109,3 +109,16 @@ def pytest_addoption(parser):
     parser.addoption("--full", action="store_true", default=False,
                      help="TF parity: run the full grid (tests marked 'slow'), not only the representative subset")
 # ======================================================================== end TF-parity --full option
+
+
+# ============================================================================ kernel tiers
+# Owner: kernels (issue 12). ``kernel_tier``: run a test once on the fast and once on the
+# readable kernel tier (nnscratch/kernels/); a test module opts in with
+# ``pytestmark = pytest.mark.usefixtures("kernel_tier")``.
+@pytest.fixture(params=["fast", "readable"])
+def kernel_tier(request):
+    from nnscratch import kernels
+
+    with kernels.use_tier(request.param):
+        yield request.param
+# ======================================================================== end kernel tiers

@@ -144,7 +144,11 @@ def test_scatter_add_with_tuple_index_on_2d(backend):
 
 # ----------------------------------------------------------------------------- the lint
 ENGINE = ["nnscratch/layers", "nnscratch/losses", "nnscratch/regularizers.py", "nnscratch/activations.py", "nnscratch/optimizers",
-          "nnscratch/initializers.py", "nnscratch/metrics", "nnscratch/models", "nnscratch/ops"]
+          "nnscratch/initializers.py", "nnscratch/metrics", "nnscratch/models", "nnscratch/ops",
+          # the kernel tiers, except reference.py (host-side loops, like debug/)
+          "nnscratch/kernels/__init__.py", "nnscratch/kernels/fast.py", "nnscratch/kernels/fast_conv.py",
+          "nnscratch/kernels/fast_im2col.py", "nnscratch/kernels/fast_pool.py", "nnscratch/kernels/geometry.py",
+          "nnscratch/kernels/scratch.py", "nnscratch/kernels/threads.py"]
 FORBIDDEN = ("numpy", "cupy", "cupyx")
 
 

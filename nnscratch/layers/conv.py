@@ -1,14 +1,57 @@
 """Conv2D: 2-D convolution (cross-correlation, as in every deep-learning framework)."""
 from __future__ import annotations
 
-from nnscratch import activations, backend, initializers, regularizers
+from nnscratch import activations, initializers, kernels, regularizers
 from nnscratch.layers import im2col as im
 from nnscratch.layers.base import (Layer, named_lookup, positive_int, shape_str, standardize_data_format, standardize_padding,
                                    standardize_tuple)
 
 
+def conv2d_forward(x, kernel, bias, strides, padding, dilation_rate):
+    """The convolution as one matrix product (the readable kernel; NHWC).
+
+    x (N, H, W, C_in), kernel (KH, KW, C_in, F), bias (F,) or None.
+    Returns z (N, H_out, W_out, F) and the cache conv2d_backward reads:
+    col (N, H_out, W_out, KH, KW, C_in), x_pad_shape, pads, hw (H, W), strides, dilation_rate."""
+    N, H, W, C_in = x.shape
+    KH, KW, _, F = kernel.shape
+    (SH, SW), (DH, DW) = strides, dilation_rate
+    H_out = im.conv_output_length(H, KH, SH, padding, DH)
+    W_out = im.conv_output_length(W, KW, SW, padding, DW)
+    pads = im.padding_amounts(H, W, KH, KW, SH, SW, padding, DH, DW)
+    x_pad = im.pad_nhwc(x, pads)  # (N, Hp, Wp, C_in)
+    col = im.im2col(x_pad, KH, KW, SH, SW, H_out, W_out, DH, DW)  # (N, H_out, W_out, KH, KW, C_in)
+    col2d = col.reshape(N * H_out * W_out, KH * KW * C_in)  # row (n, h, w), column (i, j, c)
+    z = col2d @ kernel.reshape(KH * KW * C_in, F)  # (N*H_out*W_out, F)
+    if bias is not None:
+        z = z + bias
+    cache = {"col": col, "x_pad_shape": x_pad.shape, "pads": pads, "hw": (H, W), "strides": strides,
+             "dilation_rate": dilation_rate}
+    return z.reshape(N, H_out, W_out, F), cache
+
+
+def conv2d_backward(dz, cache, kernel, need_input_grad=True):
+    """Gradients of conv2d_forward from dz = dL/dz (N, H_out, W_out, F) (the readable kernel).
+
+    Returns (dx (N, H, W, C_in) or None when not need_input_grad, dkernel (KH, KW, C_in, F),
+    dbias (F,))."""
+    col = cache["col"]
+    N, H_out, W_out, KH, KW, C_in = col.shape
+    F = kernel.shape[-1]
+    col2d = col.reshape(N * H_out * W_out, KH * KW * C_in)
+    dz2 = dz.reshape(N * H_out * W_out, F)  # (N*H_out*W_out, F)
+    dkernel = (col2d.T @ dz2).reshape(KH, KW, C_in, F)  # dL/dW = col^T @ dz
+    dbias = dz2.sum(axis=0)  # dL/db = sum over N, H_out, W_out of dz, (F,)
+    if not need_input_grad:
+        return None, dkernel, dbias
+    dcol = (dz2 @ kernel.reshape(KH * KW * C_in, F).T).reshape(col.shape)  # dL/dcol = dz @ W^T
+    dx_pad = im.col2im(dcol, cache["x_pad_shape"], *cache["strides"], *cache["dilation_rate"])  # (N, Hp, Wp, C_in)
+    H, W = cache["hw"]
+    return im.crop_nhwc(dx_pad, cache["pads"], H, W), dkernel, dbias  # dL/dx (N, H, W, C_in)
+
+
 class Conv2D(Layer):
-    """2-D convolution via im2col and one matrix product.
+    """2-D convolution via im2col and one matrix product (kernels: conv2d_forward/backward above).
 
     Math (channels_last, kernel W of shape (KH, KW, C_in, F)):
         forward:   x_pad = pad(x)                                  (N, Hp, Wp, C_in)
@@ -36,12 +79,16 @@ class Conv2D(Layer):
     Input shape:  (N, H, W, C_in) or (N, C_in, H, W).
     Output shape: (N, H_out, W_out, F) or (N, F, H_out, W_out), with
         'valid': H_out = (H - ((KH-1)*DH + 1)) // SH + 1;  'same': H_out = ceil(H / SH).
-    Cache: col2d (N*H_out*W_out, KH*KW*C_in, see im2col_matrix), col_shape, x_pad_shape, pads,
-        y (for the activation),
-        z (only for softmax/sigmoid).
+    Cache: what the kernel tier's conv2d_forward returns (readable tier: col
+        (N, H_out, W_out, KH, KW, C_in), x_pad_shape, pads, hw, strides, dilation_rate), plus
+        y (N, H_out, W_out, F) for the activation's backward and z (same shape; only for
+        softmax/sigmoid, whose logits a fused loss reads).
+    Kernels: conv2d_forward / conv2d_backward below are the readable tier; the tier that runs is
+        chosen by nn.kernels.set_tier (or this layer's kernel_tier), see nnscratch/kernels/.
     """
 
     input_ndim = 4
+    kernel_tier = None  # None: the global choice of nn.kernels.set_tier; or 'fast'/'readable'/'reference'
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), activation=None, use_bias=True,
@@ -108,30 +155,13 @@ class Conv2D(Layer):
         return (input_shape[0], self.filters, H_out, W_out)
 
     def forward(self, x, training=False):
-        xp = backend.get_array_module(x)
         if self.data_format == "channels_first":
             x = x.transpose(0, 2, 3, 1)  # NCHW -> NHWC view
-        N, H, W, C_in = x.shape
-        KH, KW, _, F = self.params["kernel"].shape
-        (SH, SW), (DH, DW) = self.strides, self.dilation_rate
-        H_out = im.conv_output_length(H, KH, SH, self.padding, DH)
-        W_out = im.conv_output_length(W, KW, SW, self.padding, DW)
-        pads = im.padding_amounts(H, W, KH, KW, SH, SW, self.padding, DH, DW)
-        x_pad = im.pad_nhwc(x, pads)  # (N, Hp, Wp, C_in)
-        # col2d (N*H_out*W_out, KH*KW*C_in): the im2col matrix; its memory is reused from the
-        # previous forward (performance: no fresh multi-MB array, no page faults, each step).
-        col2d, self._col_buffer = im.im2col_matrix(x_pad, KH, KW, SH, SW, H_out, W_out, DH, DW,
-                                                   out=getattr(self, "_col_buffer", None))
-        z = xp.matmul(col2d, self.params["kernel"].reshape(KH * KW * C_in, F))  # (N*H_out*W_out, F)
-        if self.use_bias:
-            z += self.params["bias"]
-        z = z.reshape(N, H_out, W_out, F)
-        if isinstance(self.activation, activations.ReLU):
-            y = xp.maximum(z, 0, out=z)  # relu in place: z itself is not needed afterwards
-        else:
-            y = self.activation(z)
-        self.cache = {"col2d": col2d, "col_shape": (N, H_out, W_out, KH, KW, C_in), "x_pad_shape": x_pad.shape,
-                      "pads": pads, "hw": (H, W), "y": y}
+        bias = self.params["bias"] if self.use_bias else None
+        conv = kernels.get(conv2d_forward, self.kernel_tier)  # this file's kernel, or another tier's
+        z, self.cache = conv(x, self.params["kernel"], bias, self.strides, self.padding, self.dilation_rate)
+        y = self.activation(z)  # (N, H_out, W_out, F)
+        self.cache["y"] = y
         if self._keep_logits:
             self.cache["z"] = z
         if self.data_format == "channels_first":
@@ -150,38 +180,16 @@ class Conv2D(Layer):
         return self._backward_nhwc(dz)
 
     def _backward_nhwc(self, dz):
-        xp = backend.get_array_module(dz)
-        col2d = self.cache["col2d"]
-        N, H_out, W_out, KH, KW, C_in = self.cache["col_shape"]
-        F = self.filters
-        dz2 = xp.ascontiguousarray(dz).reshape(N * H_out * W_out, F)  # (N*H_out*W_out, F)
-        # dW = col^T @ dz, written straight into the gradient buffer (a contiguous view)
-        xp.matmul(col2d.T, dz2, out=self.grads["kernel"].reshape(KH * KW * C_in, F))
+        conv_backward = kernels.get(conv2d_backward, self.kernel_tier)
+        dx, dkernel, dbias = conv_backward(dz, self.cache, self.params["kernel"], self.need_input_grad)
+        self.grads["kernel"][...] = dkernel
         if self.use_bias:
-            # db = sum over rows of dz2, as a matrix-vector product 1^T dz2: BLAS reads dz2 once
-            # (NumPy's column sum over a tall (M, F) array with small F is ~20x slower).
-            xp.matmul(self._ones(xp, dz2.shape[0], dz2.dtype), dz2, out=self.grads["bias"])  # (F,)
-        if not self.need_input_grad:  # the first trainable layer: nobody needs dL/dx
+            self.grads["bias"][...] = dbias
+        if not self.need_input_grad:
             return None
-        W2 = self.params["kernel"].reshape(KH * KW * C_in, F)
-        # dcol = dz @ W^T, into scratch memory shared by all layers (performance: the conv
-        # net's 58 MB dcol was a fresh mmap, page-faulted in on every step); col2im consumes it
-        # before this call returns
-        buf = im.scratch(xp, (N * H_out * W_out, KH * KW * C_in), dz2.dtype)
-        dcol = xp.matmul(dz2, W2.T, out=buf).reshape(N, H_out, W_out, KH, KW, C_in)
-        dx_pad = im.col2im(dcol, self.cache["x_pad_shape"], *self.strides, *self.dilation_rate)
-        H, W = self.cache["hw"]
-        dx = im.crop_nhwc(dx_pad, self.cache["pads"], H, W)  # (N, H, W, C_in)
         if self.data_format == "channels_first":
             dx = dx.transpose(0, 3, 1, 2)
         return dx
-
-    def _ones(self, xp, n, dtype):
-        """A kept vector of n ones (reused every step) for the bias-gradient sum."""
-        ones = getattr(self, "_ones_cache", None)
-        if ones is None or ones.shape[0] != n or ones.dtype != dtype or backend.get_array_module(ones) is not xp:
-            ones = self._ones_cache = xp.ones(n, dtype=dtype)
-        return ones
 
     @property
     def logits(self):

@@ -1,16 +1,98 @@
 """MaxPooling2D and AveragePooling2D (TensorFlow's 'valid' and 'same' semantics)."""
 from __future__ import annotations
 
-from nnscratch import backend
+from nnscratch import backend, kernels
 from nnscratch.layers import im2col as im
 from nnscratch.layers.base import (Layer, shape_str, standardize_data_format, standardize_padding,
                                    standardize_tuple)
+
+
+def _geometry(x, pool_size, strides, padding):
+    """Sizes of a pooling: (N, H, W, C), (KH, KW), (SH, SW), (H_out, W_out), pads."""
+    N, H, W, C = x.shape
+    (KH, KW), (SH, SW) = pool_size, strides
+    H_out = im.conv_output_length(H, KH, SH, padding)
+    W_out = im.conv_output_length(W, KW, SW, padding)
+    return (N, H, W, C), (KH, KW), (SH, SW), (H_out, W_out), im.padding_amounts(H, W, KH, KW, SH, SW, padding)
+
+
+def max_pool_forward(x, pool_size, strides, padding):
+    """y = the max of each window, and argmax = the index t = i*KW + j of its first maximum
+    (the readable kernel; NHWC). Returns y (N, H_out, W_out, C) and the cache."""
+    xp = backend.get_array_module(x)
+    (N, H, W, C), (KH, KW), (SH, SW), (H_out, W_out), pads = _geometry(x, pool_size, strides, padding)
+    x_pad = im.pad_nhwc(x, pads, value=-float("inf"))  # padding never wins a max
+    rows, cols = im.tap_slice(0, 0, H_out, W_out, SH, SW)
+    y = x_pad[:, rows, cols, :]  # (N, H_out, W_out, C): tap (0, 0) is the max so far
+    argmax = xp.zeros((N, H_out, W_out, C), dtype="int16")
+    for t in range(1, KH * KW):
+        i, j = divmod(t, KW)
+        rows, cols = im.tap_slice(i, j, H_out, W_out, SH, SW)
+        window = x_pad[:, rows, cols, :]  # (N, H_out, W_out, C): tap (i, j) of every window
+        better = window > y  # strict: on ties the earlier (row-major first) tap keeps the max
+        y = xp.where(better, window, y)
+        argmax = xp.where(better, t, argmax)
+    cache = {"argmax": argmax, "x_pad_shape": x_pad.shape, "pads": pads, "hw": (H, W), "pool_size": (KH, KW),
+             "strides": (SH, SW)}
+    return y, cache
+
+
+def max_pool_backward(dy, cache):
+    """dx[window cell of tap t] += dy where argmax == t: each window's gradient goes to its
+    winning cell; overlapping windows accumulate (the readable kernel; NHWC)."""
+    xp = backend.get_array_module(dy)
+    argmax = cache["argmax"]
+    (KH, KW), (SH, SW) = cache["pool_size"], cache["strides"]
+    _, H_out, W_out, _ = dy.shape
+    dx_pad = xp.zeros(cache["x_pad_shape"], dtype=dy.dtype)
+    for t in range(KH * KW):
+        i, j = divmod(t, KW)
+        rows, cols = im.tap_slice(i, j, H_out, W_out, SH, SW)
+        dx_pad[:, rows, cols, :] += dy * (argmax == t)  # route dy to the winning tap only
+    H, W = cache["hw"]
+    return im.crop_nhwc(dx_pad, cache["pads"], H, W)  # (N, H, W, C)
+
+
+def avg_pool_forward(x, pool_size, strides, padding):
+    """y = (sum of each window's real cells) / count, count = the number of real (unpadded)
+    cells of the window (the readable kernel; NHWC). Returns y (N, H_out, W_out, C), cache."""
+    xp = backend.get_array_module(x)
+    (N, H, W, C), (KH, KW), (SH, SW), (H_out, W_out), pads = _geometry(x, pool_size, strides, padding)
+    x_pad = im.pad_nhwc(x, pads, value=0.0)  # padded cells add nothing to the sum
+    real = im.pad_nhwc(xp.ones((1, H, W, 1), dtype=x.dtype), pads, value=0.0)  # 1 on real cells, 0 on padding
+    total = xp.zeros((N, H_out, W_out, C), dtype=x.dtype)
+    count = xp.zeros((1, H_out, W_out, 1), dtype=x.dtype)
+    for i in range(KH):
+        for j in range(KW):
+            rows, cols = im.tap_slice(i, j, H_out, W_out, SH, SW)
+            total = total + x_pad[:, rows, cols, :]  # (N, H_out, W_out, C)
+            count = count + real[:, rows, cols, :]  # (1, H_out, W_out, 1)
+    y = total / count
+    cache = {"count": count, "x_pad_shape": x_pad.shape, "pads": pads, "hw": (H, W), "pool_size": (KH, KW),
+             "strides": (SH, SW)}
+    return y, cache
+
+
+def avg_pool_backward(dy, cache):
+    """dx[every cell of window (h, w)] += dy[h, w] / count[h, w] (the readable kernel; NHWC)."""
+    xp = backend.get_array_module(dy)
+    (KH, KW), (SH, SW) = cache["pool_size"], cache["strides"]
+    _, H_out, W_out, _ = dy.shape
+    g = dy / cache["count"]  # (N, H_out, W_out, C): what each cell of a window receives
+    dx_pad = xp.zeros(cache["x_pad_shape"], dtype=dy.dtype)
+    for i in range(KH):
+        for j in range(KW):
+            rows, cols = im.tap_slice(i, j, H_out, W_out, SH, SW)
+            dx_pad[:, rows, cols, :] += g
+    H, W = cache["hw"]
+    return im.crop_nhwc(dx_pad, cache["pads"], H, W)  # (N, H, W, C)
 
 
 class _Pooling2D(Layer):
     """Shared argument handling, shapes and layout for the 2-D pooling layers."""
 
     input_ndim = 4
+    kernel_tier = None  # None: the global choice of nn.kernels.set_tier; or 'fast'/'readable'/'reference'
 
     def __init__(self, pool_size, strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -48,30 +130,11 @@ class _Pooling2D(Layer):
             return (input_shape[0], H_out, W_out, C)
         return (input_shape[0], C, H_out, W_out)
 
-    def _geometry(self, x):
-        N, H, W, C = x.shape
-        (KH, KW), (SH, SW) = self.pool_size, self.strides
-        H_out = im.conv_output_length(H, KH, SH, self.padding)
-        W_out = im.conv_output_length(W, KW, SW, self.padding)
-        pads = im.padding_amounts(H, W, KH, KW, SH, SW, self.padding)
-        return N, H, W, C, KH, KW, SH, SW, H_out, W_out, pads
-
-    def _tiles(self):
-        """True when the windows do not overlap (pool_size == strides, the usual 2x2/2): then
-        the padded input splits into whole windows by a reshape, with no tap loop over
-        overlapping slices (performance path; same result as the general one)."""
-        return tuple(self.pool_size) == tuple(self.strides)
-
-    @staticmethod
-    def _tiled(x_pad, N, C, KH, KW, H_out, W_out):
-        """(N, Hp, Wp, C) -> windows (N, H_out, KH, W_out, KW, C), a view (no copy): rows and
-        columns past H_out*KH / W_out*KW ('valid' drops them) are cut off first."""
-        return x_pad[:, :H_out * KH, :W_out * KW, :].reshape(N, H_out, KH, W_out, KW, C)
-
     def forward(self, x, training=False):
         if self.data_format == "channels_first":
             x = x.transpose(0, 2, 3, 1)  # NCHW -> NHWC view
-        y = self._forward_nhwc(x)
+        pool = kernels.get(self._forward_kernel, self.kernel_tier)  # this file's kernel, or another tier's
+        y, self.cache = pool(x, self.pool_size, self.strides, self.padding)
         if self.data_format == "channels_first":
             y = y.transpose(0, 3, 1, 2)
         return y
@@ -79,7 +142,7 @@ class _Pooling2D(Layer):
     def backward(self, dy):
         if self.data_format == "channels_first":
             dy = dy.transpose(0, 2, 3, 1)
-        dx = self._backward_nhwc(dy)
+        dx = kernels.get(self._backward_kernel, self.kernel_tier)(dy, self.cache)
         if self.data_format == "channels_first":
             dx = dx.transpose(0, 3, 1, 2)
         return dx
@@ -104,56 +167,15 @@ class MaxPooling2D(_Pooling2D):
     Args: pool_size (default (2, 2)), strides (default = pool_size), padding ('valid'|'same'),
         data_format ('channels_last'|'channels_first').
     Input shape: (N, H, W, C) or (N, C, H, W). Output: (N, H_out, W_out, C) likewise.
-    Cache: argmax (N, H_out, W_out, C) int8 index of the winning tap, x_pad_shape, pads.
+    Cache (readable tier): argmax (N, H_out, W_out, C) int16, the index t = i*KW + j of the
+        winning tap; x_pad_shape, pads, hw, pool_size, strides. Kernels: max_pool_forward/backward above.
     """
 
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(pool_size, strides, padding, data_format, **kwargs)
 
-    def _forward_nhwc(self, x):
-        xp = backend.get_array_module(x)
-        N, H, W, C, KH, KW, SH, SW, H_out, W_out, pads = self._geometry(x)
-        x_pad = im.pad_nhwc(x, pads, value=-float("inf"))
-        y = None
-        argmax = xp.zeros((N, H_out, W_out, C), dtype="int16")
-        for t in range(KH * KW):
-            i, j = divmod(t, KW)
-            rows, cols = im.tap_slice(i, j, H_out, W_out, SH, SW)
-            window = x_pad[:, rows, cols, :]  # (N, H_out, W_out, C) values of tap t
-            if y is None:
-                y = window.copy()
-                continue
-            better = window > y  # strict: on ties the earlier (row-major first) tap keeps the max
-            xp.copyto(y, window, where=better)
-            xp.copyto(argmax, t, where=better)
-        self.cache = {"argmax": argmax, "x_pad_shape": x_pad.shape, "pads": pads, "hw": (H, W)}
-        return y
-
-    def _backward_nhwc(self, dy):
-        xp = backend.get_array_module(dy)
-        argmax = self.cache["argmax"]
-        KH, KW = self.pool_size
-        SH, SW = self.strides
-        _, H_out, W_out, _ = dy.shape
-        if self._tiles():
-            # Fast path (no overlap): each input cell belongs to at most one window, so each
-            # tap's slice is written once, dy where that tap won and 0 elsewhere, with no
-            # read-modify-write; only a 'valid' remainder (read by no window) needs zeros.
-            Hp, Wp = self.cache["x_pad_shape"][1:3]
-            covered = (H_out * KH, W_out * KW) == (Hp, Wp)
-            dx_pad = (xp.empty if covered else xp.zeros)(self.cache["x_pad_shape"], dtype=dy.dtype)
-            for t in range(KH * KW):
-                i, j = divmod(t, KW)
-                rows, cols = im.tap_slice(i, j, H_out, W_out, SH, SW)
-                xp.multiply(dy, argmax == t, out=dx_pad[:, rows, cols, :])
-        else:
-            dx_pad = xp.zeros(self.cache["x_pad_shape"], dtype=dy.dtype)
-            for t in range(KH * KW):
-                i, j = divmod(t, KW)
-                rows, cols = im.tap_slice(i, j, H_out, W_out, SH, SW)
-                dx_pad[:, rows, cols, :] += dy * (argmax == t)  # route dy to the winning tap only
-        H, W = self.cache["hw"]
-        return im.crop_nhwc(dx_pad, self.cache["pads"], H, W)
+    _forward_kernel = staticmethod(max_pool_forward)
+    _backward_kernel = staticmethod(max_pool_backward)
 
 
 class AveragePooling2D(_Pooling2D):
@@ -167,85 +189,15 @@ class AveragePooling2D(_Pooling2D):
         backward:  dx[n, h*SH + i, w*SW + j, c] += dy[n,h,w,c] / count[h,w]  for every tap
     Args: pool_size (required in Keras 3), strides (default = pool_size), padding, data_format.
     Input shape: (N, H, W, C) or (N, C, H, W). Output: (N, H_out, W_out, C) likewise.
-    Cache: count (H_out, W_out, 1), x_pad_shape, pads.
+    Cache (readable tier): count (1, H_out, W_out, 1), x_pad_shape, pads, hw, pool_size, strides.
+        Kernels: avg_pool_forward/backward above.
     """
 
     def __init__(self, pool_size, strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(pool_size, strides, padding, data_format, **kwargs)
 
-    def _window_counts(self, xp, dtype, H, W, pads, KH, KW, SH, SW, H_out, W_out):
-        """count[h, w] = real cells in window (h, w): the same tap sum run on an image of ones."""
-        ones = im.pad_nhwc(xp.ones((1, H, W, 1), dtype=dtype), pads, value=0.0)
-        count = xp.zeros((1, H_out, W_out, 1), dtype=dtype)
-        for i in range(KH):
-            for j in range(KW):
-                rows, cols = im.tap_slice(i, j, H_out, W_out, SH, SW)
-                count += ones[:, rows, cols, :]
-        return count[0]  # (H_out, W_out, 1)
-
-    def _counts(self, xp, dtype, H, W, pads, KH, KW, SH, SW, H_out, W_out):
-        """The window counts for this input size, computed once and kept (they depend only on
-        the geometry, not on the data)."""
-        key = (H, W, str(dtype))
-        cached = getattr(self, "_count_cache", None)
-        if cached is None or cached[0] != key:
-            self._count_cache = (key, self._window_counts(xp, dtype, H, W, pads, KH, KW, SH, SW, H_out, W_out))
-        return self._count_cache[1]
-
-    def _forward_nhwc(self, x):
-        xp = backend.get_array_module(x)
-        N, H, W, C, KH, KW, SH, SW, H_out, W_out, pads = self._geometry(x)
-        x_pad = im.pad_nhwc(x, pads, value=0.0)  # 'same' pads once, with zeros (not counted)
-        count = self._counts(xp, x.dtype, H, W, pads, KH, KW, SH, SW, H_out, W_out)
-        if self._tiles():
-            # Fast path (no overlap): total = sum over the window axes of the tiled view,
-            # added slice by slice (NumPy's multi-axis reduce is ~5x slower here).
-            win = self._tiled(x_pad, N, C, KH, KW, H_out, W_out)  # (N, H_out, KH, W_out, KW, C)
-            row_sum = win[:, :, 0]
-            for i in range(1, KH):
-                row_sum = row_sum + win[:, :, i]  # (N, H_out, W_out, KW, C): whole rows at a time
-            total = row_sum[:, :, :, 0] + row_sum[:, :, :, 1] if KW > 1 else row_sum[:, :, :, 0].copy()
-            for j in range(2, KW):
-                total += row_sum[:, :, :, j]  # total is a fresh array from here on
-        else:
-            total = xp.zeros((N, H_out, W_out, C), dtype=x.dtype)
-            for i in range(KH):
-                for j in range(KW):
-                    rows, cols = im.tap_slice(i, j, H_out, W_out, SH, SW)
-                    total += x_pad[:, rows, cols, :]
-        if self.padding == "valid":
-            total /= KH * KW  # every window is whole: one scalar divisor
-        else:
-            total /= count
-        self.cache = {"count": count, "x_pad_shape": x_pad.shape, "pads": pads, "hw": (H, W)}
-        return total
-
-    def _backward_nhwc(self, dy):
-        xp = backend.get_array_module(dy)
-        KH, KW = self.pool_size
-        SH, SW = self.strides
-        N, H_out, W_out, C = dy.shape
-        g = dy / (KH * KW) if self.padding == "valid" else dy / self.cache["count"]  # (N, H_out, W_out, C)
-        H, W = self.cache["hw"]
-        Hp, Wp = self.cache["x_pad_shape"][1:3]
-        if self._tiles():
-            # Fast path (no overlap): every cell of window (h, w) receives g[h, w]; one
-            # broadcast write into the tiled layout instead of a zero image plus KH*KW adds.
-            win = xp.empty((N, H_out, KH, W_out, KW, C), dtype=dy.dtype)
-            win[...] = g[:, :, None, :, None, :]
-            tiled = win.reshape(N, H_out * KH, W_out * KW, C)
-            if (H_out * KH, W_out * KW) == (Hp, Wp):
-                dx_pad = tiled
-            else:  # 'valid' left a remainder that no window reads: its gradient is zero
-                dx_pad = xp.zeros(self.cache["x_pad_shape"], dtype=dy.dtype)
-                dx_pad[:, :H_out * KH, :W_out * KW, :] = tiled
-            return im.crop_nhwc(dx_pad, self.cache["pads"], H, W)
-        dx_pad = xp.zeros(self.cache["x_pad_shape"], dtype=dy.dtype)
-        for i in range(KH):
-            for j in range(KW):
-                rows, cols = im.tap_slice(i, j, H_out, W_out, SH, SW)
-                dx_pad[:, rows, cols, :] += g
-        return im.crop_nhwc(dx_pad, self.cache["pads"], H, W)
+    _forward_kernel = staticmethod(avg_pool_forward)
+    _backward_kernel = staticmethod(avg_pool_backward)
 
 
 # Keras aliases

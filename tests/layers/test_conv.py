@@ -1,4 +1,4 @@
-"""Conv2D: Keras output shapes, im2col against a naive loop convolution, gradient checks over
+"""Conv2D: Keras output shapes, im2col against the reference tier's loop convolution, gradient checks over
 strides/paddings/dilations/non-square shapes, channels_first == channels_last, config, errors."""
 import math
 
@@ -7,38 +7,11 @@ import pytest
 
 import nnscratch as nn
 from nnscratch import backend
+from nnscratch.kernels.reference import conv2d_naive
+
+pytestmark = pytest.mark.usefixtures("kernel_tier")  # every test on the fast and the readable kernels
 
 GRAD_TOL = 1e-6  # float64 central differences with h=1e-6: a correct backward gives ~1e-8
-
-
-def same_pads(n, k, s, d):
-    """TF 'same': total = max((ceil(n/s)-1)*s + (k-1)*d + 1 - n, 0); the odd cell goes after."""
-    out = math.ceil(n / s)
-    total = max((out - 1) * s + (k - 1) * d + 1 - n, 0)
-    return total // 2, total - total // 2
-
-
-def conv2d_naive(x, W, b, strides, padding, dilation):
-    """Cross-correlation by four nested loops over output pixels and kernel taps (NHWC)."""
-    N, H, Wd, C = x.shape
-    KH, KW, _, F = W.shape
-    (SH, SW), (DH, DW) = strides, dilation
-    if padding == "same":
-        (pt, pb), (pl, pr) = same_pads(H, KH, SH, DH), same_pads(Wd, KW, SW, DW)
-    else:
-        pt = pb = pl = pr = 0
-    xp_ = np.zeros((N, H + pt + pb, Wd + pl + pr, C))
-    xp_[:, pt:pt + H, pl:pl + Wd, :] = x
-    H_out = (xp_.shape[1] - ((KH - 1) * DH + 1)) // SH + 1
-    W_out = (xp_.shape[2] - ((KW - 1) * DW + 1)) // SW + 1
-    y = np.zeros((N, H_out, W_out, F))
-    for h in range(H_out):
-        for w in range(W_out):
-            for i in range(KH):
-                for j in range(KW):
-                    pix = xp_[:, h * SH + i * DH, w * SW + j * DW, :]  # (N, C)
-                    y[:, h, w, :] += pix @ W[i, j]  # (N, C) @ (C, F)
-    return y + b
 
 
 def keras_out(n, k, s, padding, d):

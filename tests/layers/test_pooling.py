@@ -1,5 +1,5 @@
-"""MaxPooling2D / AveragePooling2D: Keras shapes, values against a naive loop written from the
-definition, tie routing, overlapping windows, 'same' semantics, gradient checks, config, errors."""
+"""MaxPooling2D / AveragePooling2D: Keras shapes, values against the reference tier's loops
+(the definition), tie routing, overlapping windows, 'same' semantics, gradient checks, config, errors."""
 import math
 
 import numpy as np
@@ -7,34 +7,18 @@ import pytest
 
 import nnscratch as nn
 from nnscratch import backend
+from nnscratch.kernels import reference as ref
+
+pytestmark = pytest.mark.usefixtures("kernel_tier")  # every test on the fast and the readable kernels
 
 GRAD_TOL = 1e-6  # float64 central differences with h=1e-6: a correct backward gives ~1e-8
 
 
-def same_pads(n, k, s):
-    out = math.ceil(n / s)
-    total = max((out - 1) * s + k - n, 0)
-    return total // 2, total - total // 2
-
-
 def pool_naive(x, pool, strides, padding, op):
-    """Pooling by loops over output pixels; 'same' windows only see real (unpadded) cells, which
-    is TF's rule for both max (pad -inf) and average (padded cells not counted)."""
-    N, H, W, C = x.shape
-    (KH, KW), (SH, SW) = pool, strides
-    if padding == "same":
-        (pt, _), (pl, _) = same_pads(H, KH, SH), same_pads(W, KW, SW)
-        H_out, W_out = math.ceil(H / SH), math.ceil(W / SW)
-    else:
-        pt = pl = 0
-        H_out, W_out = (H - KH) // SH + 1, (W - KW) // SW + 1
-    y = np.zeros((N, H_out, W_out, C))
-    for h in range(H_out):
-        for w in range(W_out):
-            r0, c0 = h * SH - pt, w * SW - pl
-            win = x[:, max(r0, 0):min(r0 + KH, H), max(c0, 0):min(c0 + KW, W), :]
-            y[:, h, w, :] = win.max(axis=(1, 2)) if op == "max" else win.mean(axis=(1, 2))
-    return y
+    """The reference tier's loop pooling (nnscratch/kernels/reference.py): 'same' windows only
+    see real (unpadded) cells, TF's rule for both max (pad -inf) and average (not counted)."""
+    naive = ref.maxpool_naive if op == "max" else ref.avgpool_naive
+    return naive(x, pool, strides, padding)
 
 
 def distinct_values(rng, shape):

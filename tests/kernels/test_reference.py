@@ -1,11 +1,12 @@
-"""The fast kernels (im2col convolution, tap-loop pooling) against the plain-loop references."""
+"""The fast and the readable kernel tiers (through the layers, both data formats) against the
+plain-loop reference tier, and ``use_reference_kernels`` (which goes through the dispatcher)."""
 import itertools
 
 import numpy as np
 import pytest
 
 import nnscratch as nn
-from nnscratch.debug import reference as ref
+from nnscratch.kernels import reference as ref
 from nnscratch.layers import AveragePooling2D, Conv2D, MaxPooling2D
 
 N, H, W, C, F = 2, 7, 6, 2, 3
@@ -39,7 +40,7 @@ CONV_GRID = [
 
 
 @pytest.mark.parametrize("kernel_size,strides,padding,dilation,data_format", CONV_GRID)
-def test_conv2d_fast_matches_loop_reference(kernel_size, strides, padding, dilation, data_format):
+def test_conv2d_tier_matches_loop_reference(kernel_tier, kernel_size, strides, padding, dilation, data_format):
     with nn.backend.floatx_scope("float64"):
         layer = Conv2D(F, kernel_size, strides=strides, padding=padding, dilation_rate=dilation,
                        data_format=data_format)
@@ -69,7 +70,7 @@ POOL_GRID = list(itertools.product([(2, 2), (3, 3), (2, 3)], [None, (1, 1), (2, 
     (AveragePooling2D, ref.avgpool_naive, ref.avgpool_naive_backward),
 ], ids=["max", "avg"])
 @pytest.mark.parametrize("pool_size,strides,padding,data_format", POOL_GRID)
-def test_pooling_fast_matches_loop_reference(cls, naive, naive_backward, pool_size, strides, padding, data_format):
+def test_pooling_tier_matches_loop_reference(kernel_tier, cls, naive, naive_backward, pool_size, strides, padding, data_format):
     x = distinct_input((N, H, W, C), 2)
     with nn.backend.floatx_scope("float64"):
         layer = cls(pool_size, strides=strides, padding=padding, data_format=data_format)
@@ -115,4 +116,25 @@ def test_use_reference_kernels_trains_a_lenet_like_model_identically():
     np.testing.assert_allclose(p_slow, fast.predict(x), rtol=1e-4, atol=1e-6)
     for a, b in zip(slow.get_weights(), fast.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
-    assert all("forward" not in vars(l) for l in slow.layers)  # restored
+    assert all("forward" not in vars(l) for l in slow.layers)  # no method patched onto an instance
+    assert all(getattr(l, "kernel_tier", None) is None for l in slow.layers)  # restored
+
+
+def test_use_reference_kernels_runs_the_reference_tier_through_the_dispatcher(monkeypatch):
+    calls = []
+    real = ref.KERNELS["conv2d_forward"]
+    monkeypatch.setitem(ref.KERNELS, "conv2d_forward", lambda *a: calls.append(1) or real(*a))
+    layer = Conv2D(2, 3)
+    x = distinct_input((1, 5, 5, 1), 6)
+    layer(x)
+    assert calls == [], "the default tier must not run the reference kernels"
+    with nn.debug.use_reference_kernels(layer) as swapped:
+        assert swapped.layers == [(layer, None)] and layer.kernel_tier == "reference"
+        layer(x)
+    assert calls == [1] and layer.kernel_tier is None
+
+
+def test_old_debug_reference_module_still_exports_the_loops():
+    from nnscratch.debug import reference as old
+
+    assert old.conv2d_naive is ref.conv2d_naive and old.maxpool_naive_backward is ref.maxpool_naive_backward

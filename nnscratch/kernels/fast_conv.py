@@ -1,0 +1,139 @@
+"""Fast tier: Conv2D forward and backward, batch-parallel, on cache-sized chunks.
+
+The readable kernel builds the whole im2col matrix (the conv net's second layer: 58 MB at
+batch 64), keeps it for backward, and runs im2col, col2im and the bias on one core. Here:
+
+1. **Chunks.** The batch is cut into chunks of a few images whose im2col matrix fits in the
+   CPU cache (``CHUNK_BYTES``); each chunk is padded, unfolded, multiplied and, in backward,
+   folded back while its data is still in cache. The im2col matrix is not kept: backward
+   rebuilds it from the cached input, which costs less than writing 58 MB to memory and
+   reading it back, and takes that much less memory.
+2. **Threads.** The chunks are shared among ``threads.num_threads()`` threads (NumPy releases
+   the GIL in copies and BLAS), each with its own scratch memory, and BLAS runs on one thread
+   inside them.
+3. **Loop orders.** Per chunk, im2col copies whole (KW, C) window rows for few channels and
+   tap slices otherwise (``fast_im2col``); one grayscale channel uses the transposed layout.
+
+The cache holds the layer's input x (a reference) and the geometry, never scratch memory.
+
+Measured (one training step of ``fit``'s models, 1 thread for BLAS and for this tier, CPU time,
+median of 10 steps, readable / whole-batch fast tier of before / this file, same process):
+the suite's conv net at batch 64 319 / 286 / 229 ms; the Keras "Simple MNIST convnet" at batch
+128 107 / 107 / 70 ms. Peak RSS of a 640-image conv-net fit: 284 MB before, 116 MB with this
+file (the 58 MB im2col matrix is no longer kept), PyTorch 392 MB. On a loaded machine the
+same comparison gave 571 / 477 ms (oldfast / this file) for the conv net.
+"""
+from __future__ import annotations
+
+import contextlib
+
+from nnscratch import backend
+from nnscratch.kernels import fast_im2col as f2c
+from nnscratch.kernels import threads
+from nnscratch.kernels.geometry import conv_output_length, padding_amounts
+from nnscratch.kernels.scratch import scratch
+
+#: Target size of one chunk's im2col matrix (bytes).
+CHUNK_BYTES = 1 << 20
+#: Up to this size (bytes) the whole batch's im2col matrix is kept for backward (a fresh array
+#: each call) instead of being rebuilt there: for LeNet's small layers rebuilding cost more
+#: than keeping (LeNet b64 step, 1 thread, CPU: 8.7 ms rebuilding, see the README table).
+KEEP_COL_BYTES = 1 << 23
+
+
+def _geometry(x, kernel, strides, padding, dilation_rate):
+    N, H, W, C = x.shape
+    KH, KW, _, F = kernel.shape
+    (SH, SW), (DH, DW) = strides, dilation_rate
+    H_out = conv_output_length(H, KH, SH, padding, DH)
+    W_out = conv_output_length(W, KW, SW, padding, DW)
+    pads = padding_amounts(H, W, KH, KW, SH, SW, padding, DH, DW)
+    return N, H, W, C, KH, KW, F, H_out, W_out, pads
+
+
+def _ranges(N, per_image_bytes):
+    """The batch in [(start, stop), ...] per thread, and the images per chunk."""
+    step = max(1, CHUNK_BYTES // max(per_image_bytes, 1))
+    return threads.split(N, threads.num_threads()), step
+
+
+def conv2d_forward(x, kernel, bias, strides, padding, dilation_rate):
+    """The readable conv2d_forward, chunked and threaded. Cache: x, out_shape, pads,
+    strides, dilation_rate, and col: the im2col matrix when it is small (``KEEP_COL_BYTES``,
+    a fresh array), else None (backward rebuilds it chunk by chunk)."""
+    if backend.is_device_array(x):
+        return f2c.conv2d_forward_whole(x, kernel, bias, strides, padding, dilation_rate)
+    xp = backend.get_array_module(x)
+    N, H, W, C, KH, KW, F, H_out, W_out, pads = _geometry(x, kernel, strides, padding, dilation_rate)
+    K = KH * KW * C
+    ranges, step = _ranges(N, H_out * W_out * K * x.itemsize)
+    if len(ranges) == 1 and N * H_out * W_out * K * x.itemsize <= KEEP_COL_BYTES:
+        # one thread and a small layer: the whole batch at once has the least Python per call
+        # (LeNet b64 step, 1 thread, CPU: chunked 12.2 ms vs whole 10.4 ms)
+        return f2c.conv2d_forward_whole(x, kernel, bias, strides, padding, dilation_rate)
+    W2 = kernel.reshape(K, F)
+    z = xp.empty((N, H_out, W_out, F), dtype=x.dtype)
+
+    keep = C > 1 and N * H_out * W_out * K * x.itemsize <= KEEP_COL_BYTES  # one channel: rebuilding is 9 copies
+    kept = f2c.empty_col(xp, N, H_out, W_out, KH, KW, C, x.dtype) if keep else None
+
+    def work(n0, n1):
+        for a in range(n0, n1, step):
+            b = min(a + step, n1)
+            out = None if kept is None else f2c.col_rows(kept, a, b)
+            col = f2c.im2col_chunk(x[a:b], pads, KH, KW, strides, dilation_rate, H_out, W_out, out=out)  # (M_c, K)
+            zc = z[a:b].reshape((b - a) * H_out * W_out, F)
+            xp.matmul(col, W2, out=zc)
+            if bias is not None:
+                zc += bias
+
+    with threads.single_threaded_blas() if len(ranges) > 1 else contextlib.nullcontext():
+        threads.run_ranges(work, ranges)
+    cache = {"x": x, "out_shape": (N, H_out, W_out, F), "pads": pads, "strides": strides,
+             "dilation_rate": dilation_rate, "col": kept}
+    return z, cache
+
+
+def conv2d_backward(dz, cache, kernel, need_input_grad=True):
+    """The readable conv2d_backward, chunked and threaded: each thread sums its chunks'
+    col^T @ dz and dz into its own partial dW, db; dx is written chunk by chunk."""
+    if "col2d" in cache:  # made by conv2d_forward_whole (device arrays)
+        return f2c.conv2d_backward_whole(dz, cache, kernel, need_input_grad)
+    xp = backend.get_array_module(dz)
+    x = cache["x"]
+    N, H, W, C = x.shape
+    KH, KW, _, F = kernel.shape
+    _, H_out, W_out, _ = cache["out_shape"]
+    strides, dilation_rate, pads = cache["strides"], cache["dilation_rate"], cache["pads"]
+    K = KH * KW * C
+    W2 = kernel.reshape(K, F)
+    dx = xp.empty(x.shape, dtype=dz.dtype) if need_input_grad else None
+    kept = cache["col"]
+
+    def work(n0, n1):
+        dW = xp.zeros((K, F), dtype=dz.dtype)
+        db = xp.zeros(F, dtype=dz.dtype)
+        tmp = scratch(xp, (K, F), dz.dtype, slot="conv-dW")
+        for a in range(n0, n1, step):
+            b = min(a + step, n1)
+            M = (b - a) * H_out * W_out
+            dzc = xp.ascontiguousarray(dz[a:b]).reshape(M, F)
+            if kept is None:
+                col = f2c.im2col_chunk(x[a:b], pads, KH, KW, strides, dilation_rate, H_out, W_out)
+            else:
+                col = f2c.as_matrix(f2c.col_rows(kept, a, b))
+            dW += xp.matmul(col.T, dzc, out=tmp)  # dL/dW = sum over chunks of col^T @ dz
+            db += f2c.column_sum(xp, dzc)  # dL/db = sum of dz
+            if need_input_grad:
+                dcol = xp.matmul(dzc, W2.T, out=scratch(xp, (M, K), dz.dtype, slot="conv-dcol"))
+                f2c.col2im_chunk(dx[a:b], dcol, pads, KH, KW, strides, dilation_rate, H_out, W_out)
+        return dW, db
+
+    ranges, step = _ranges(N, H_out * W_out * K * dz.itemsize)
+    with threads.single_threaded_blas() if len(ranges) > 1 else contextlib.nullcontext():
+        parts = threads.run_ranges(work, ranges)
+    dW, db = parts[0]
+    for pdW, pdb in parts[1:]:
+        dW += pdW
+        db += pdb
+    return dx, dW.reshape(KH, KW, C, F), db
