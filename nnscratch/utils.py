@@ -6,7 +6,9 @@ import random
 import numpy as np
 
 from nnscratch import backend
+from nnscratch import data
 from nnscratch.layers.base import as_int, positive_int
+from nnscratch.models.py_dataset import PyDataset  # noqa: F401 (nn.utils.PyDataset, Keras's path)
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):
@@ -46,42 +48,12 @@ def set_random_seed(seed):
 
 def load_img(*args, **kwargs):
     """Load an image file with Pillow (Keras's ``load_img``); see ``nnscratch.data.load_img``."""
-    from nnscratch import data
-
     return data.load_img(*args, **kwargs)
 
 
 def img_to_array(*args, **kwargs):
     """A PIL image as a float array (H, W, C); see ``nnscratch.data.img_to_array``."""
-    from nnscratch import data
-
     return data.img_to_array(*args, **kwargs)
-
-
-class PyDataset:
-    """Keras 3's ``keras.utils.PyDataset``: subclass it with ``__len__`` (batches per epoch) and
-    ``__getitem__(index)`` returning ``(x, y)`` or ``(x, y, sample_weight)``; ``on_epoch_end``
-    runs after every epoch. ``workers``, ``use_multiprocessing`` and ``max_queue_size`` are
-    accepted for compatibility; batches are loaded in the training thread."""
-
-    def __init__(self, workers=1, use_multiprocessing=False, max_queue_size=10):
-        self.workers, self.use_multiprocessing, self.max_queue_size = workers, use_multiprocessing, max_queue_size
-
-    def __len__(self):
-        raise NotImplementedError(f"{type(self).__name__} must implement __len__ (the number of batches)")
-
-    def __getitem__(self, index):
-        raise NotImplementedError(f"{type(self).__name__} must implement __getitem__(index) -> (x, y)")
-
-    def on_epoch_begin(self):
-        pass
-
-    def on_epoch_end(self):
-        pass
-
-    @property
-    def num_batches(self):
-        return len(self)
 
 
 def normalize(x, axis=-1, order=2):

@@ -14,7 +14,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1] / "nnscratch"
 #: or equal to its own (equal: within one package). Longest prefix wins.
 RANKS = {
     "nnscratch.backend": 0,
-    "nnscratch.config": 1, "nnscratch.naming": 1,
+    "nnscratch.naming": 0,  # a leaf: it imports nothing of nnscratch
+    "nnscratch.config": 1,
     "nnscratch.activations": 2, "nnscratch.initializers": 2, "nnscratch.regularizers": 2,
     "nnscratch.kernels": 3, "nnscratch.ops": 3,
     "nnscratch.layers": 4,

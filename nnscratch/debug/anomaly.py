@@ -58,7 +58,7 @@ class DetectAnomaly:
             self._handles.append(layer.register_backward_hook(self._check_backward))
         original = self.model.train_step
 
-        def checked_train_step(x, y, metric_fns=()):
+        def checked_train_step(x, y, metric_fns=(), **kwargs):  # sample_weight=... passes through
             self._xb = x
             bad = diagnosis.input_culprit(x)
             if bad:
@@ -70,7 +70,7 @@ class DetectAnomaly:
                         self._raise(f"non-finite values in weight '{name}' of {_where(layer)} before the step: {bad}",
                                     cause="the weight was set or loaded non-finite (set_weights, load_weights, an "
                                           "assignment), or an update outside this block made it so")
-            loss, sums = original(x, y, metric_fns)
+            loss, sums = original(x, y, metric_fns, **kwargs)
             self.monitor.after_step(self.model, self.steps, backend.to_float(loss))
             self.steps += 1
             self._xb = None

@@ -8,7 +8,8 @@ from nnscratch.layers.global_pooling import GlobalAveragePooling2D, GlobalMaxPoo
 from nnscratch.layers.input_layer import Input, InputLayer, SymbolicTensor
 from nnscratch.layers.merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average,
                                     concatenate, maximum, minimum, multiply, subtract)
-from nnscratch.layers.symbolic import NoBackwardError, Variable
+from nnscratch.layers.symbolic import NoBackwardError
+from nnscratch.layers.variable import Variable
 from nnscratch.layers.normalization import BatchNormalization
 from nnscratch.layers.pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
 from nnscratch.layers.reshaping import Flatten, Reshape, ZeroPadding2D

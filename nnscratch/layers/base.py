@@ -26,7 +26,8 @@ from nnscratch.layers.arguments import (as_int, int_dims, named_lookup, non_nega
                                         standardize_tuple)
 from nnscratch.layers.eager import _INTERNAL, internal_calls, public_result  # noqa: F401 (internal_calls: re-exported)
 from nnscratch.layers.graph import _PASS, backward_pass  # noqa: F401  (backward_pass: re-exported)
-from nnscratch.layers.symbolic import Variable, shape_str
+from nnscratch.layers.symbolic import shape_str
+from nnscratch.layers.variable import Variable
 from nnscratch.layers.traced import TracedCall
 from nnscratch.layers.weights import NestedWeights
 from nnscratch.naming import snake_case, unique_name

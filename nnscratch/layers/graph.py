@@ -19,7 +19,8 @@ from __future__ import annotations
 import contextlib
 
 from nnscratch.layers.eager import internal_calls
-from nnscratch.layers.symbolic import SymbolicTensor, Variable, as_list, topological_nodes
+from nnscratch.layers.symbolic import SymbolicTensor, as_list, topological_nodes
+from nnscratch.layers.variable import Variable
 
 _PASS = {"depth": 0, "written": set()}
 

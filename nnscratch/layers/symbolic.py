@@ -46,7 +46,7 @@ def no_backward(what, t=None):
     source = ""
     if t is not None and getattr(t, "node", None) is not None:
         source = f" (t is the output of {t.node.name})"
-    elif t is not None and isinstance(t, Variable):
+    elif t is not None and getattr(t, "_is_variable", False):
         source = f" (t is the weight '{t.path}')"
     return NoBackwardError(f"{what} on a symbolic tensor{source} (while tracing call()): this operation has no "
                            "backward. " + TWO_FORMS)
@@ -183,9 +183,9 @@ def record_op(op, inputs, attrs):
     """The nn.ops handler for symbolic inputs: one 'op' node, its output shape(s) from
     ``output_spec``. Variables (``add_weight``) with no SymbolicTensor around compute eagerly."""
     if not any(isinstance(a, SymbolicTensor) for a in inputs):  # only Variables: eager
-        concrete = [a.value if isinstance(a, Variable) else a for a in inputs]
+        concrete = [a.value if getattr(a, "_is_variable", False) else a for a in inputs]
         return ops_core.apply(op, *concrete, **attrs)
-    probes = [SymbolicTensor(a.shape, a.dtype) if isinstance(a, Variable) else a for a in inputs]
+    probes = [SymbolicTensor(a.shape, a.dtype) if getattr(a, "_is_variable", False) else a for a in inputs]
     spec = ops_core.output_spec(op, probes, attrs)
     node = Node(op, inputs, attrs, kind="op")
     specs = (spec,) if isinstance(spec[1], str) else spec  # one (shape, dtype), or one per output
@@ -211,63 +211,6 @@ def loss_op(loss):
         return loss.backward() * dy, None
 
     return ops_core.Op(f"loss_{loss.name}", compute, gradient, convert="each", register=False)
-
-
-class Variable:
-    """A layer weight made by ``add_weight``: a named handle on ``layer.params[name]`` (or
-    ``layer.state[name]`` when not trainable), so that traced code reads the current array
-    and its gradient lands in ``layer.grads[name]``. Operators and nn.ops accept it; eagerly
-    they use its value, ``numpy()`` gives a host copy, ``assign(value)`` writes in place."""
-
-    _is_symbolic = True  # nn.ops hands it to record_op, which reads its value (or traces it)
-
-    def __init__(self, layer, name, trainable):
-        self.layer, self.name, self.trainable = layer, name, trainable
-
-    @property
-    def value(self):
-        return self.layer.params[self.name] if self.trainable else self.layer.state[self.name]
-
-    @property
-    def shape(self):
-        return tuple(self.value.shape)
-
-    @property
-    def dtype(self):
-        return ops_core.dtype_name(self.value.dtype)
-
-    @property
-    def path(self):
-        return f"{self.layer.name}/{self.name}"
-
-    def numpy(self):
-        return backend.to_host(self.value).copy()
-
-    def assign(self, value):
-        target = self.value
-        target[...] = backend.to_device(backend.to_host(value), dtype=target.dtype)
-
-    def __array__(self, dtype=None, copy=None):
-        if _TRACING:  # a host copy inside call() would be a constant: its gradient would be lost
-            raise no_backward("numpy.asarray (or another NumPy conversion)", self)
-        host = backend.to_host(self.value)
-        return host.astype(dtype) if dtype is not None else host
-
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        if _TRACING or ufunc.__name__ in _UFUNCS:
-            return _ufunc_on_symbolic(self, ufunc, method, inputs, kwargs)
-        values = [a.value if isinstance(a, Variable) else a for a in inputs]
-        return getattr(ufunc, method)(*values, **kwargs)  # eager NumPy on the weight's value
-
-    __hash__ = object.__hash__
-
-    def __repr__(self):
-        return f"<Variable '{self.path}' shape={shape_str(self.shape)} trainable={self.trainable}>"
-
-
-for _name, _fn in ops.OPERATORS.items():
-    if _name not in ("__eq__", "__ne__"):
-        setattr(Variable, _name, _fn)
 
 
 def call_symbolic(layer, inputs):

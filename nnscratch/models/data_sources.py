@@ -15,7 +15,7 @@ import warnings
 
 from nnscratch import backend
 from nnscratch.models.data_adapter import first, prepare_x, prepare_y, take
-from nnscratch.utils import PyDataset
+from nnscratch.models.py_dataset import PyDataset
 
 RAN_OUT = ("Your input ran out of data; interrupting training. Make sure that your dataset or generator can "
            "generate at least `steps_per_epoch * epochs` batches. You may need to use the `.repeat()` function "

@@ -10,7 +10,9 @@ refused by name before anything is built. Nothing from a file is ever executed.
 """
 from __future__ import annotations
 
-from nnscratch import backend, initializers, layers as layers_mod, losses, metrics as metrics_mod, optimizers
+from nnscratch import backend, initializers, layers as layers_mod, losses, optimizers
+from nnscratch.saving import keras_metrics
+from nnscratch.saving.keras_objects import check_object, keras_object as _obj  # noqa: F401 (check_object: re-exported)
 from nnscratch.optimizers import schedules
 from nnscratch.saving.bounded import fail, need
 
@@ -34,10 +36,6 @@ _EXTRAS = {
 _KERAS_OPT_EXTRAS = {"use_ema": False, "ema_momentum": None, "ema_overwrite_frequency": None,
                      "loss_scale_factor": None, "gradient_accumulation_steps": None}
 _FLOAT_DTYPES = ("float32", "float64")
-
-
-def _obj(module, class_name, config):
-    return {"module": module, "class_name": class_name, "config": config, "registered_name": None}
 
 
 def dtype_policy():
@@ -119,21 +117,6 @@ KNOWN_LAYERS = ("Activation", "ReLU", "LeakyReLU", "Softmax", "Conv2D", "Dense",
                 "BatchNormalization", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Reshape", "ZeroPadding2D")
 _ALIASES = {"Convolution2D": "Conv2D", "MaxPool2D": "MaxPooling2D", "AvgPool2D": "AveragePooling2D",
             "GlobalAvgPool2D": "GlobalAveragePooling2D", "GlobalMaxPool2D": "GlobalMaxPooling2D"}
-
-
-def check_object(obj, path, where, modules):
-    """``obj`` is a Keras object of a built-in module; custom objects are refused by name."""
-    class_name = need(obj, "class_name", str, path, where)
-    registered = obj.get("registered_name")
-    module = obj.get("module")
-    if module is not None and not isinstance(module, str):
-        raise fail(path, f"{where}: 'module' must be a string")
-    custom = (registered not in (None, class_name) or (module is not None and not any(
-        module == m or module.startswith(m + ".") for m in modules)))
-    if custom:
-        raise fail(path, f"{where} is a custom object {registered or class_name!r} (module {module!r}); nnscratch "
-                         "loads only built-in Keras classes and never runs code from a file")
-    return class_name
 
 
 def _check_dtype(value, path, where):
@@ -311,32 +294,4 @@ def compile_from_keras(cfg, path, key="optimizer"):
         metrics = [metrics]
     if not isinstance(metrics, list):
         raise fail(path, f"compile_config: metrics must be a list, found {metrics!r}")
-    return opt, loss, [_metric_from_keras(m, path) for m in metrics]
-
-
-def _metric_from_keras(m, path):
-    """A metric name, or a built-in metric object ({"module": "keras.metrics", ...}) as nn.metrics."""
-    if isinstance(m, str):
-        return m
-    if not isinstance(m, dict):
-        raise fail(path, f"compile_config: a metric must be a name or a metric object, found {m!r}")
-    class_name = check_object(m, path, "compile_config metric", ("keras.metrics", "keras.src.metrics"))
-    if class_name not in metrics_mod.__all__ or not isinstance(getattr(metrics_mod, class_name), type):
-        raise fail(path, f"compile_config: nnscratch has no metric {class_name!r}")
-    try:
-        return metrics_mod.deserialize({"class_name": class_name, "config": need(m, "config", dict, path, class_name)})
-    except (TypeError, ValueError, KeyError) as exc:
-        raise fail(path, f"compile_config: metric {class_name} not accepted ({exc})") from None
-
-
-def metric_to_keras(m):
-    """A compiled metric in Keras's compile_config: its string, a built-in metric object, or the
-    name of an nn.metrics function; None for a user's own (it cannot be saved by name)."""
-    if isinstance(m, str):
-        return m
-    if isinstance(m, metrics_mod.Metric) and type(m).__name__ in metrics_mod.__all__:
-        return _obj("keras.metrics", type(m).__name__, m.get_config())
-    name = getattr(m, "__name__", None)
-    if name in metrics_mod.__all__ and getattr(metrics_mod, name) is m:
-        return name
-    return None
+    return opt, loss, [keras_metrics.metric_from_keras(m, path) for m in metrics]

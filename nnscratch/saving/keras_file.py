@@ -22,7 +22,7 @@ import json
 import zipfile
 
 from nnscratch import backend
-from nnscratch.saving import bounded, keras_config, keras_layout
+from nnscratch.saving import bounded, keras_config, keras_layout, keras_metrics
 from nnscratch.saving.bounded import fail, need
 
 KERAS_VERSION = "3.15.1"  # the Keras version whose layout this writes (and the version we test against)
@@ -36,7 +36,7 @@ def _tensor(t):
 
 def model_config(model):
     """Keras's serialization of ``model`` (without compile_config)."""
-    if not hasattr(model, "_nodes"):
+    if getattr(model, "_graph", None) is None:  # a Sequential: a plain stack
         shape = [None] + list(model.input_shape[1:])
         from_layers = [keras_config.layer_to_keras(l) for l in model.layers]
         inp = {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None, "config": {
@@ -67,7 +67,7 @@ def model_config(model):
 def compile_config(model):
     if not model.compiled:
         return None
-    metrics = [e for e in (keras_config.metric_to_keras(m) for m in model._metric_specs) if e is not None] or None
+    metrics = [e for e in (keras_metrics.metric_to_keras(m) for m in model._metric_specs) if e is not None] or None
     return {"optimizer": keras_config.optimizer_to_keras(model.optimizer),
             "loss": keras_config.loss_to_keras(model.loss), "loss_weights": None, "metrics": metrics,
             "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}

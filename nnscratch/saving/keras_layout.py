@@ -21,7 +21,7 @@ from nnscratch.naming import snake_case
 
 def keras_layers(model):
     """The model's layers in Keras's ``model.layers`` order."""
-    if not hasattr(model, "_nodes"):
+    if getattr(model, "_graph", None) is None:  # a Sequential: a plain stack
         return [l for l in model.layers if type(l).__name__ != "InputLayer"]
     return [t.layer for t in keras_nodes(model)]
 

@@ -21,7 +21,7 @@ import warnings
 import zipfile
 
 from nnscratch import losses, optimizers
-from nnscratch.saving import bounded, keras_config, keras_file, legacy_h5, npz
+from nnscratch.saving import bounded, keras_file, keras_metrics, legacy_h5, npz
 from nnscratch.saving.atomic import atomic_path, atomic_write_bytes
 from nnscratch.saving.bounded import fail
 
@@ -43,7 +43,7 @@ def model_to_config(model):
     """nnscratch's own JSON description of ``model`` (the '.nnscratch' format)."""
     compile_cfg = None
     if model.compiled:
-        metrics = [e for e in (keras_config.metric_to_keras(m) for m in model._metric_specs) if e is not None]
+        metrics = [e for e in (keras_metrics.metric_to_keras(m) for m in model._metric_specs) if e is not None]
         if len(metrics) != len(model._metric_specs):
             warnings.warn("model.save: metric functions cannot be saved by name; they are left out of the file",
                           stacklevel=3)

@@ -227,18 +227,22 @@ def _emit_layer(g, layer, inputs):
 
 def _emit_model(g, model, inputs):
     """Emit ``model``'s layers on the ONNX value names ``inputs``; returns its output names."""
-    if not hasattr(model, "_nodes"):  # Sequential: a chain
+    graph = getattr(model, "_graph", None)
+    if graph is None:  # Sequential: a chain
         x = inputs[0]
         for layer in model.layers:
             x = _emit_layer(g, layer, [x])
         return [x]
     values = {id(t): name for t, name in zip(model.inputs, inputs)}
-    for t in model._nodes:
-        if id(t) in values:
-            continue
-        ins = [values[id(p)] for p in t.inbound]
-        out = _emit_layer(g, t.layer, ins)
-        values[id(t)] = out[0] if isinstance(out, list) else out
+    for node in graph.nodes[graph.n_inputs:]:  # each call of a layer, in topological order
+        if node.kind == "op":
+            raise ValueError(f"ONNX export: the nn.ops node {node.name} in model '{model.name}' has no ONNX form; "
+                             "wrap it in a layer")
+        ins = [values[id(a)] for a in node.inbound]
+        out = _emit_layer(g, node.fn, ins)
+        outs = out if isinstance(out, list) else [out]
+        for t, name in zip(node.outputs, outs):
+            values[id(t)] = name
     return [values[id(t)] for t in model.outputs]
 
 
@@ -248,7 +252,7 @@ def to_onnx(model):
     if not getattr(model, "built", False):
         raise ValueError(f"ONNX export: build model '{model.name}' first (give it an input shape)")
     g = _Graph(helper, numpy_helper)
-    if hasattr(model, "_nodes"):
+    if getattr(model, "_graph", None) is not None:
         in_shapes = [(t.layer.name, t.shape) for t in model.inputs]
     else:
         in_shapes = [("input", tuple(model.input_shape))]
@@ -259,7 +263,8 @@ def to_onnx(model):
         out_names.append(g.op("Identity", [name], f"output_{i}"))
     graph_inputs = [helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, ["batch"] + list(s[1:]))
                     for n, s in in_shapes]
-    out_shapes = ([t.shape for t in model.outputs] if hasattr(model, "_nodes") else [tuple(model.output_shape)])
+    out_shapes = ([t.shape for t in model.outputs] if getattr(model, "_graph", None) is not None
+                  else [tuple(model.output_shape)])
     graph_outputs = [helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, ["batch"] + list(s[1:]))
                      for n, s in zip(out_names, out_shapes)]
     graph = helper.make_graph(g.nodes, model.name, graph_inputs, graph_outputs, initializer=g.inits)
