@@ -246,8 +246,8 @@ def _edit_config(path, edit):
 
 
 @pytest.mark.parametrize("edit, pattern", [
-    (lambda c: c["config"]["layers"][1]["config"].update(kernel_regularizer={"class_name": "L2", "config": {}}),
-     r"layer 'conv2d\w*' \(Conv2D\): kernel_regularizer=.* not supported"),
+    (lambda c: c["config"]["layers"][1]["config"].update(kernel_constraint={"class_name": "NonNeg", "config": {}}),
+     r"layer 'conv2d\w*' \(Conv2D\): kernel_constraint=.* not supported"),
     (lambda c: c["config"]["layers"][1]["config"].update(groups=2), r"groups=2 is not supported"),
     (lambda c: c["config"]["layers"][5]["config"].update(
         dtype={"module": "keras", "class_name": "DTypePolicy", "config": {"name": "mixed_float16"}}),
@@ -313,3 +313,24 @@ def test_load_weights_reads_the_weights_of_a_keras_file_as_keras_does(tmp_path):
         wrong.load_weights(tmp_path / "m.keras")
     for a, b in zip(wrong.get_weights(), before):
         np.testing.assert_array_equal(a, b)
+
+
+def test_regularizers_cross_keras_files_both_ways(tmp_path):
+    """L1/L2 kernel/bias regularizers on Dense and Conv2D are written in Keras's form and read back."""
+    model = nn.Sequential([nn.Input((6, 6, 1)),
+                           nn.layers.Conv2D(2, 3, kernel_regularizer=nn.regularizers.L2(0.03)),
+                           nn.layers.Flatten(),
+                           nn.layers.Dense(3, bias_regularizer=nn.regularizers.L1(0.02))])
+    path = tmp_path / "reg.keras"
+    model.save(path)
+    import json
+    import zipfile
+    with zipfile.ZipFile(path) as zf:
+        cfg = json.loads(zf.read("config.json"))
+    conv_cfg = next(lc["config"] for lc in cfg["config"]["layers"] if lc["class_name"] == "Conv2D")
+    assert conv_cfg["kernel_regularizer"]["module"] == "keras.regularizers"
+    assert conv_cfg["kernel_regularizer"]["class_name"] == "L2"
+    back = nn.models.load_model(path)
+    assert isinstance(back.layers[0].kernel_regularizer, nn.regularizers.L2)
+    assert back.layers[0].kernel_regularizer.get_config() == model.layers[0].kernel_regularizer.get_config()
+    assert isinstance(back.layers[2].bias_regularizer, nn.regularizers.L1)
