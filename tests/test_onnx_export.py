@@ -112,3 +112,22 @@ def test_other_export_formats_are_refused_clearly(tmp_path):
     model = nn.Sequential([nn.Input((3,)), L.Dense(2)])
     with pytest.raises(ValueError, match="format 'tf_saved_model' is not supported.*format='onnx'"):
         model.export(tmp_path / "m", format="tf_saved_model")
+
+
+@pytest.mark.parametrize("kind", ["functional", "sequential"])
+def test_nested_models_export_and_match_predict(tmp_path, kind):
+    """A model used as a layer (Sequential([model, Softmax()]) and model(x) in a graph) is inlined."""
+    import onnxruntime as ort
+
+    base = nn.Sequential([nn.Input((4,)), nn.layers.Dense(5, activation="relu"), nn.layers.Dense(3)])
+    if kind == "functional":
+        x = nn.Input((4,))
+        model = nn.Model(x, nn.layers.Softmax()(nn.layers.add([base(x), nn.layers.Dense(3)(x)])))
+    else:
+        model = nn.Sequential([base, nn.layers.Softmax()])
+    path = str(tmp_path / "nested.onnx")
+    model.export(path, format="onnx")
+    xs = np.random.default_rng(0).random((6, 4)).astype("float32")
+    session = ort.InferenceSession(path)
+    out = session.run(None, {session.get_inputs()[0].name: xs})[0]
+    np.testing.assert_allclose(out, model.predict(xs, verbose=0), rtol=1e-5, atol=1e-6)

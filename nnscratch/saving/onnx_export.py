@@ -231,7 +231,8 @@ def _emit_model(g, model, inputs):
     if graph is None:  # Sequential: a chain
         x = inputs[0]
         for layer in model.layers:
-            x = _emit_layer(g, layer, [x])
+            out = _emit_layer(g, layer, [x])
+            x = out[0] if isinstance(out, list) else out  # a nested model returns its output names
         return [x]
     values = {id(t): name for t, name in zip(model.inputs, inputs)}
     for node in graph.nodes[graph.n_inputs:]:  # each call of a layer, in topological order
