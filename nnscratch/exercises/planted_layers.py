@@ -3,12 +3,12 @@ two helper functions) with one bug each. ``mistakes.py`` names them and gives th
 from __future__ import annotations
 
 from nnscratch import backend
-from nnscratch.layers import im2col as im
+from nnscratch.layers import im2col as im, pooling
 from nnscratch.layers.conv import Conv2D
 from nnscratch.layers.dense import Dense
 from nnscratch.layers.dropout import Dropout
 from nnscratch.layers.normalization import BatchNormalization
-from nnscratch.layers.pooling import AveragePooling2D, MaxPooling2D
+from nnscratch.layers.pooling import MaxPooling2D
 
 
 def _swap(pads):
@@ -100,14 +100,17 @@ class ConvSamePaddingOddBefore(Conv2D):
 
 
 class ConvStrideIgnoredInCol2im(Conv2D):
+    kernel_tier = "readable"
+
     def _backward_nhwc(self, dz):
-        col2d = self.cache["col2d"]
-        N, H_out, W_out, KH, KW, C_in = self.cache["col_shape"]
+        col = self.cache["col"]
+        N, H_out, W_out, KH, KW, C_in = col.shape
+        col2d = col.reshape(N * H_out * W_out, KH * KW * C_in)
         dz2 = dz.reshape(N * H_out * W_out, self.filters)
         self.grads["kernel"][...] = (col2d.T @ dz2).reshape(self.grads["kernel"].shape)
         if self.use_bias:
             self.grads["bias"][...] = dz2.sum(axis=0)
-        dcol = (dz2 @ self.params["kernel"].reshape(KH * KW * C_in, self.filters).T).reshape(self.cache["col_shape"])
+        dcol = (dz2 @ self.params["kernel"].reshape(KH * KW * C_in, self.filters).T).reshape(col.shape)
         dx_pad = col2im_stride_ignored(dcol, self.cache["x_pad_shape"], *self.strides, *self.dilation_rate)
         H, W = self.cache["hw"]
         dx = im.crop_nhwc(dx_pad, self.cache["pads"], H, W)
@@ -115,10 +118,24 @@ class ConvStrideIgnoredInCol2im(Conv2D):
 
 
 def _pool_odd_before(base):
-    class SamePaddingOddBefore(base):
-        def _geometry(self, x):
-            *rest, pads = super()._geometry(x)
+    right = base._forward_kernel  # the layer's own (readable) forward kernel
+
+    def forward_odd_before(x, pool_size, strides, padding):
+        geometry = pooling._geometry
+
+        def odd_before(*args):
+            *rest, pads = geometry(*args)
             return (*rest, _swap(pads))
+
+        pooling._geometry = odd_before  # the kernel's 'same' pads, odd cell before
+        try:
+            return right(x, pool_size, strides, padding)
+        finally:
+            pooling._geometry = geometry
+
+    class SamePaddingOddBefore(base):
+        kernel_tier = "readable"
+        _forward_kernel = staticmethod(forward_odd_before)
 
     SamePaddingOddBefore.__name__ = base.__name__
     return SamePaddingOddBefore
@@ -126,46 +143,53 @@ def _pool_odd_before(base):
 
 def _pool_pads_as_cells(base, value):
     """'same' by padding with ``value`` and then pooling 'valid': the padding takes part."""
+    right_forward, right_backward = base._forward_kernel, base._backward_kernel
+
+    def forward_pads_as_cells(x, pool_size, strides, padding):
+        if padding != "same":
+            return right_forward(x, pool_size, strides, padding)
+        _, H, W, _ = x.shape
+        pads = im.padding_amounts(H, W, *pool_size, *strides, "same")
+        y, cache = right_forward(im.pad_nhwc(x, pads, value=value), pool_size, strides, "valid")
+        cache["true"] = (pads, H, W)  # pool the padded image as if it were real
+        return y, cache
+
+    def backward_pads_as_cells(dy, cache):
+        dx_pad = right_backward(dy, cache)
+        if "true" not in cache:
+            return dx_pad
+        pads, H, W = cache["true"]
+        return im.crop_nhwc(dx_pad, pads, H, W)
 
     class PaddingTakesPart(base):
-        def _forward_nhwc(self, x):
-            if self.padding != "same":
-                return super()._forward_nhwc(x)
-            _, H, W, _ = x.shape
-            pads = im.padding_amounts(H, W, *self.pool_size, *self.strides, "same")
-            self._true = (pads, H, W)
-            self.padding = "valid"  # pool the padded image as if it were real
-            try:
-                return super()._forward_nhwc(im.pad_nhwc(x, pads, value=value))
-            finally:
-                self.padding = "same"
-
-        def _backward_nhwc(self, dy):
-            dx_pad = super()._backward_nhwc(dy)
-            if self.padding != "same":
-                return dx_pad
-            pads, H, W = self._true
-            return im.crop_nhwc(dx_pad, pads, H, W)
+        kernel_tier = "readable"
+        _forward_kernel = staticmethod(forward_pads_as_cells)
+        _backward_kernel = staticmethod(backward_pads_as_cells)
 
     PaddingTakesPart.__name__ = base.__name__
     return PaddingTakesPart
 
 
+def _max_pool_backward_overwrites(dy, cache):
+    """Overlapping windows: dx_pad[...] = ... instead of += (later windows erase earlier ones)."""
+    xp = backend.get_array_module(dy)
+    argmax = cache["argmax"]
+    (KH, KW), (SH, SW) = cache["pool_size"], cache["strides"]
+    _, H_out, W_out, _ = dy.shape
+    dx_pad = xp.zeros(cache["x_pad_shape"], dtype=dy.dtype)
+    for t in range(KH * KW):
+        i, j = divmod(t, KW)
+        rows, cols = im.tap_slice(i, j, H_out, W_out, SH, SW)
+        dx_pad[:, rows, cols, :] = dy * (argmax == t)
+    H, W = cache["hw"]
+    return im.crop_nhwc(dx_pad, cache["pads"], H, W)
+
+
 class MaxPoolOverwrites(MaxPooling2D):
     """Overlapping windows: dx_pad[...] = ... instead of += (later windows erase earlier ones)."""
 
-    def _backward_nhwc(self, dy):
-        xp = backend.get_array_module(dy)
-        argmax = self.cache["argmax"]
-        (KH, KW), (SH, SW) = self.pool_size, self.strides
-        _, H_out, W_out, _ = dy.shape
-        dx_pad = xp.zeros(self.cache["x_pad_shape"], dtype=dy.dtype)
-        for t in range(KH * KW):
-            i, j = divmod(t, KW)
-            rows, cols = im.tap_slice(i, j, H_out, W_out, SH, SW)
-            dx_pad[:, rows, cols, :] = dy * (argmax == t)
-        H, W = self.cache["hw"]
-        return im.crop_nhwc(dx_pad, self.cache["pads"], H, W)
+    kernel_tier = "readable"
+    _backward_kernel = staticmethod(_max_pool_backward_overwrites)
 
 
 class BatchNormUnbiasedVariance(BatchNormalization):

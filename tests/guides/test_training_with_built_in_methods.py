@@ -20,7 +20,8 @@ import pytest
 
 import nnscratch as keras
 from nnscratch import backend, layers, ops
-from nnscratch.layers import TracedLoss
+from nnscratch.losses import TracedLoss
+
 
 GEN = np.random.default_rng(0)
 x_train, y_train = GEN.random((256, 784)).astype("float32"), GEN.integers(0, 10, 256).astype("float32")
