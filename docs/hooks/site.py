@@ -178,7 +178,8 @@ def execute(path, source_hash):
         return nbformat.read(cached, as_version=4)
     import nbclient
 
-    env = {"NNSCRATCH_NOTEBOOK_SMALL": "1", "MPLBACKEND": "Agg", "NNSCRATCH_BACKEND": "numpy",
+    env = {"NNSCRATCH_NOTEBOOK_SMALL": "1", "NNSCRATCH_NOTEBOOK_SOLUTIONS": "1",  # the exercises' reference answers
+           "MPLBACKEND": "Agg", "NNSCRATCH_BACKEND": "numpy",
            "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
