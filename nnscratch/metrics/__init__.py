@@ -1,7 +1,7 @@
 """Metrics with Keras 3's names and stateful interface (``update_state``/``result``/``reset_state``).
 
 ``base.py``: Metric (for user subclasses, with ``add_variable``/``add_weight``), Mean, Sum,
-MeanMetricWrapper. ``accuracy.py``: the accuracy and regression functions (per-sample values)
+MeanMetricWrapper. ``accuracy_metrics.py``: the accuracy and regression functions (per-sample values)
 and their classes. ``confusion.py``: Precision, Recall, AUC.
 
 In ``compile(metrics=[...])`` each entry becomes a Metric (``get_metric``), named as Keras names
@@ -13,7 +13,7 @@ State stays on the device; the trainer reads ``result()`` at the epoch's end.
 """
 from __future__ import annotations
 
-from nnscratch.metrics.accuracy import (MAE, MSE, Accuracy, BinaryAccuracy, CategoricalAccuracy, MeanAbsoluteError,
+from nnscratch.metrics.accuracy_metrics import (MAE, MSE, Accuracy, BinaryAccuracy, CategoricalAccuracy, MeanAbsoluteError,
                                         MeanSquaredError, SparseCategoricalAccuracy, SparseTopKCategoricalAccuracy,
                                         TopKCategoricalAccuracy, accuracy, binary_accuracy, categorical_accuracy,
                                         mae, mean_absolute_error, mean_squared_error, mse,

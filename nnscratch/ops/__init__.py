@@ -31,7 +31,7 @@ from nnscratch.ops.nn import (elu, gelu, leaky_relu, log_sigmoid, log_softmax, m
 from nnscratch.ops.reductions import (all, amax, amin, any, argmax, argmin, cumprod, cumsum, logsumexp, max, mean,
                                       min, norm, prod, std, sum, var)
 from nnscratch.ops.result import as_result
-from nnscratch.ops.scatter import (diagonal, nan_to_num, scatter, scatter_update, slice, slice_update,
+from nnscratch.ops.scattering import (diagonal, nan_to_num, scatter, scatter_update, slice, slice_update,
                                    trace)
 from nnscratch.ops.transcendental import (arccos, arccosh, arcsin, arcsinh, arctan, arctanh, celu, cosh, exp2,
                                           hard_sigmoid, hard_silu, hard_swish, hard_tanh, log2, log10, logaddexp,
