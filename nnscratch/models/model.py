@@ -156,12 +156,27 @@ class Model(Trainer, Layer):
     # ------------------------------------------------------------------ parameters
     def parameters(self):
         """[(key, param, grad)] for every trainable parameter, keys like 'dense_1/kernel';
-        layers inside nested models and custom layers included, shared layers once."""
+        layers inside nested models and custom layers included, shared layers once. During fit
+        the list is gathered once (``fixed_parameters``): walking nested layers at every step
+        cost a batch-32 MLP a fifth of its time."""
+        if getattr(self, "_fixed_parameters", None) is not None:
+            return self._fixed_parameters
         out = []
         for layer in self._trainable_owners():
             for k, p in layer.params.items():
                 out.append((f"{layer.name}/{k}", p, layer.grads[k]))
         return out
+
+    @contextlib.contextmanager
+    def fixed_parameters(self):
+        """Within the block (a fit), ``parameters()`` returns the list gathered at its start
+        (the layers and their trainable flags do not change inside a fit, as in Keras)."""
+        self._fixed_parameters = None
+        self._fixed_parameters = self.parameters()
+        try:
+            yield
+        finally:
+            self._fixed_parameters = None
 
     def get_layer(self, name=None, index=None):
         if index is not None:

@@ -143,7 +143,7 @@ class Trainer:
         self._resume_point = None
         self.plan_backward()
         # performance: small models run BLAS on one thread (cpu_threads.blas_scope)
-        with sigint_guard(self), cpu_threads.blas_scope(self, batch_size):
+        with sigint_guard(self), cpu_threads.blas_scope(self, batch_size), self.fixed_parameters():
             cbs.on_train_begin({})
             # A callback such as BackupAndRestore may ask to resume from a checkpoint.
             resume = self._resume_point or {}
