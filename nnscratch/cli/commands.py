@@ -89,7 +89,7 @@ def _load_weights(setup, args, example):
     if not os.path.isfile(args.weights):
         raise FileNotFoundError(f"weights file {args.weights!r} not found")
     if not setup.model.built:
-        setup.model.predict(example[:1])  # a model without a declared input shape builds on data
+        setup.model.predict(example[:1], verbose=0)  # a model without a declared input shape builds on data
     try:
         setup.model.load_weights(args.weights)
     except (KeyError, AttributeError, IndexError, RecursionError, UnicodeDecodeError) as exc:  # a reader's slip

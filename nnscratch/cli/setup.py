@@ -138,7 +138,7 @@ class Setup:
         return presets.prepare_labels(y, self.one_hot, self.num_classes)
 
     def probabilities(self, x):
-        scores = np.asarray(nn.backend.to_host(self.model.predict(x, batch_size=self.batch_size)))
+        scores = np.asarray(nn.backend.to_host(self.model.predict(x, batch_size=self.batch_size, verbose=0)))
         return nn.activations.softmax(scores) if self.logits else scores  # the library's softmax
 
 
