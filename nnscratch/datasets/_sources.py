@@ -32,6 +32,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nnscratch.saving.atomic import fsync_directory
+
 DOWNLOAD_TIMEOUT_S = 60
 
 # System-wide copies per dataset (Debian packages). Tests patch this dict.
@@ -207,19 +209,6 @@ def _download(url, dest):
         shutil.copyfileobj(response, out, 1 << 20)
 
 
-def _fsync_dir(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def fetch(spec, rel, cache):
     """Download one file into ``cache/rel``: temp file, fsync, verify, os.replace.
 
@@ -240,7 +229,7 @@ def fetch(spec, rel, cache):
                 os.fsync(f.fileno())
             verify_file(tmp, spec, fname=final.name)  # BEFORE it enters the cache
             os.replace(tmp, final)
-            _fsync_dir(final.parent)
+            fsync_directory(final.parent)
             return final
         except ValueError as exc:
             bad.append(f"{url}: {exc}")
