@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from nnscratch.bench import report
+from nnscratch.models import cpu_threads, data_adapter
 from nnscratch.bench.gemm import time_gemm
 from nnscratch.bench.data import one_hot
 from nnscratch.bench.workloads import BY_NAME, MODELS, ONE_HOT, gemms
@@ -46,7 +47,7 @@ def profile_model(name):
 
     batch = BATCH[name]
     model = nnscratch_engine.build(name, seed=0)
-    with model._blas_scope(batch):  # the BLAS threading fit() uses for this model
+    with cpu_threads.blas_scope(model, batch), model.fixed_parameters():  # the BLAS threading fit() uses for this model
         return _profile(model, name, batch)
 
 
@@ -67,7 +68,7 @@ def _profile(model, name, batch):
         dy = rng.standard_normal(out.shape).astype(np.float32)
         first = bool(layer.params) and not trainable_seen
         trainable_seen = trainable_seen or bool(layer.params)
-        layer._skip_input_grad = first  # as in fit: the first trainable layer computes no dx
+        layer.need_input_grad = not first  # as in fit: the first trainable layer computes no dx
 
         def fwd(layer=layer, inp=inp):
             layer.forward(inp, training=True)
@@ -78,7 +79,7 @@ def _profile(model, name, batch):
         f_ms = best_ms(fwd)
         layer.forward(inp, training=True)
         b_ms = best_ms(bwd)
-        layer._skip_input_grad = False
+        layer.need_input_grad = True
         g = layer_gemms.get(layer.name, {"fwd": [], "bwd": []})
         gf = sum(time_gemm(*s, budget=0.02, reps=3) for s in g["fwd"]) * 1e3
         gb = sum(time_gemm(*s, budget=0.02, reps=3) for s in g["bwd"]) * 1e3
@@ -87,7 +88,7 @@ def _profile(model, name, batch):
         h = out
     loss = model.loss
     logits = model.output_layer().logits
-    yd = model._prepare_y(y, batch)
+    yd = data_adapter.prepare_y(model, y, batch)
     loss_ms = best_ms(lambda: (loss.forward_logits(logits, yd), loss.backward()))
     opt_ms = best_ms(lambda: model.optimizer.step(model.parameters()))
     step_ms = best_ms(lambda: model.train_step(x, yd, model._metric_fns(yd.shape)))

@@ -224,6 +224,16 @@ def to_float(x) -> float:
 
 
 # ----------------------------------------------------------------------------- kernels
+def as_strided(x, shape, strides):
+    """A view of x's memory with the given shape and byte strides (NumPy's or CuPy's
+    ``lib.stride_tricks.as_strided``, read-only on NumPy). The caller keeps it inside x."""
+    if _is_cupy(x):
+        return _cupy.lib.stride_tricks.as_strided(x, shape=shape, strides=strides)
+    if _is_emulated(x):
+        raise TypeError("as_strided: not available on emulated device arrays (use slices)")
+    return numpy.lib.stride_tricks.as_strided(x, shape=shape, strides=strides, writeable=False)
+
+
 def scatter_add(a, indices, values) -> None:
     """In-place ``a[indices] += values`` that accumulates duplicate indices.
 

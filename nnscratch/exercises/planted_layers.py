@@ -102,7 +102,9 @@ class ConvSamePaddingOddBefore(Conv2D):
 class ConvStrideIgnoredInCol2im(Conv2D):
     kernel_tier = "readable"
 
-    def _backward_nhwc(self, dz):
+    def _backward_nhwc(self, dy, at_z=False):
+        f = self.cache["activation"]
+        dz = dy if at_z or f is None else f.backward(dy, self.cache["y"])  # dL/dz = f'(z) * dL/dy
         col = self.cache["col"]
         N, H_out, W_out, KH, KW, C_in = col.shape
         col2d = col.reshape(N * H_out * W_out, KH * KW * C_in)

@@ -7,12 +7,14 @@ from nnscratch.layers.base import (Layer, named_lookup, positive_int, shape_str,
                                    standardize_tuple)
 
 
-def conv2d_forward(x, kernel, bias, strides, padding, dilation_rate):
-    """The convolution as one matrix product (the readable kernel; NHWC).
+def conv2d_forward(x, kernel, bias, strides, padding, dilation_rate, activation=None):
+    """The convolution as one matrix product, then the activation (the readable kernel; NHWC).
 
-    x (N, H, W, C_in), kernel (KH, KW, C_in, F), bias (F,) or None.
-    Returns z (N, H_out, W_out, F) and the cache conv2d_backward reads:
-    col (N, H_out, W_out, KH, KW, C_in), x_pad_shape, pads, hw (H, W), strides, dilation_rate."""
+    x (N, H, W, C_in), kernel (KH, KW, C_in, F), bias (F,) or None, activation f (an
+    nn.activations function; None is the identity).
+    Returns y = f(z) (N, H_out, W_out, F) and the cache conv2d_backward reads:
+    col (N, H_out, W_out, KH, KW, C_in), x_pad_shape, pads, hw (H, W), strides, dilation_rate,
+    activation and y."""
     N, H, W, C_in = x.shape
     KH, KW, _, F = kernel.shape
     (SH, SW), (DH, DW) = strides, dilation_rate
@@ -25,19 +27,23 @@ def conv2d_forward(x, kernel, bias, strides, padding, dilation_rate):
     z = col2d @ kernel.reshape(KH * KW * C_in, F)  # (N*H_out*W_out, F)
     if bias is not None:
         z = z + bias
+    z = z.reshape(N, H_out, W_out, F)
+    y = z if activation is None else activation(z)  # y = f(z)
     cache = {"col": col, "x_pad_shape": x_pad.shape, "pads": pads, "hw": (H, W), "strides": strides,
-             "dilation_rate": dilation_rate}
-    return z.reshape(N, H_out, W_out, F), cache
+             "dilation_rate": dilation_rate, "activation": activation, "y": y}
+    return y, cache
 
 
-def conv2d_backward(dz, cache, kernel, need_input_grad=True):
-    """Gradients of conv2d_forward from dz = dL/dz (N, H_out, W_out, F) (the readable kernel).
+def conv2d_backward(dy, cache, kernel, need_input_grad=True):
+    """Gradients of conv2d_forward from dy = dL/dy (N, H_out, W_out, F) (the readable kernel).
 
     Returns (dx (N, H, W, C_in) or None when not need_input_grad, dkernel (KH, KW, C_in, F),
     dbias (F,))."""
     col = cache["col"]
     N, H_out, W_out, KH, KW, C_in = col.shape
     F = kernel.shape[-1]
+    f = cache["activation"]
+    dz = dy if f is None else f.backward(dy, cache["y"])  # dL/dz = f'(z) * dL/dy
     col2d = col.reshape(N * H_out * W_out, KH * KW * C_in)
     dz2 = dz.reshape(N * H_out * W_out, F)  # (N*H_out*W_out, F)
     dkernel = (col2d.T @ dz2).reshape(KH, KW, C_in, F)  # dL/dW = col^T @ dz
@@ -80,9 +86,9 @@ class Conv2D(Layer):
     Output shape: (N, H_out, W_out, F) or (N, F, H_out, W_out), with
         'valid': H_out = (H - ((KH-1)*DH + 1)) // SH + 1;  'same': H_out = ceil(H / SH).
     Cache: what the kernel tier's conv2d_forward returns (readable tier: col
-        (N, H_out, W_out, KH, KW, C_in), x_pad_shape, pads, hw, strides, dilation_rate), plus
-        y (N, H_out, W_out, F) for the activation's backward and z (same shape; only for
-        softmax/sigmoid, whose logits a fused loss reads).
+        (N, H_out, W_out, KH, KW, C_in), x_pad_shape, pads, hw, strides, dilation_rate,
+        activation, y (N, H_out, W_out, F) for the activation's backward), plus z (same shape;
+        only for softmax/sigmoid, whose logits a fused loss reads).
     Kernels: conv2d_forward / conv2d_backward below are the readable tier; the tier that runs is
         chosen by nn.kernels.set_tier (or this layer's kernel_tier), see nnscratch/kernels/.
     """
@@ -159,11 +165,12 @@ class Conv2D(Layer):
             x = x.transpose(0, 2, 3, 1)  # NCHW -> NHWC view
         bias = self.params["bias"] if self.use_bias else None
         conv = kernels.get(conv2d_forward, self.kernel_tier)  # this file's kernel, or another tier's
-        z, self.cache = conv(x, self.params["kernel"], bias, self.strides, self.padding, self.dilation_rate)
-        y = self.activation(z)  # (N, H_out, W_out, F)
-        self.cache["y"] = y
+        # softmax/sigmoid: a fused loss reads the logits z, so the kernel returns z and f runs here
+        f = None if self._keep_logits else self.activation
+        y, self.cache = conv(x, self.params["kernel"], bias, self.strides, self.padding, self.dilation_rate, f)
         if self._keep_logits:
-            self.cache["z"] = z
+            self.cache["z"] = y
+            y = self.cache["y"] = self.activation(y)  # (N, H_out, W_out, F)
         if self.data_format == "channels_first":
             y = y.transpose(0, 3, 1, 2)  # NHWC -> NCHW view
         return y
@@ -171,17 +178,20 @@ class Conv2D(Layer):
     def backward(self, dy):
         if self.data_format == "channels_first":
             dy = dy.transpose(0, 2, 3, 1)
-        dz = self.activation.backward(dy, self.cache["y"])  # dL/dz = f'(z) * dL/dy, NHWC
-        return self._backward_nhwc(dz)
+        if self._keep_logits:  # f ran here, not in the kernel: dL/dz = f'(z) * dL/dy
+            return self._backward_nhwc(self.activation.backward(dy, self.cache["y"]), at_z=True)
+        return self._backward_nhwc(dy)  # the kernel applies f' (relu, ...) itself
 
     def backward_logits(self, dz):
         if self.data_format == "channels_first":
             dz = dz.transpose(0, 2, 3, 1)
-        return self._backward_nhwc(dz)
+        return self._backward_nhwc(dz, at_z=True)
 
-    def _backward_nhwc(self, dz):
+    def _backward_nhwc(self, dy, at_z=False):
+        """dy = dL/dy (the kernel applies its f' first), or dL/dz itself when ``at_z``."""
+        cache = dict(self.cache, activation=None) if at_z else self.cache
         conv_backward = kernels.get(conv2d_backward, self.kernel_tier)
-        dx, dkernel, dbias = conv_backward(dz, self.cache, self.params["kernel"], self.need_input_grad)
+        dx, dkernel, dbias = conv_backward(dy, cache, self.params["kernel"], self.need_input_grad)
         self.grads["kernel"][...] = dkernel
         if self.use_bias:
             self.grads["bias"][...] = dbias

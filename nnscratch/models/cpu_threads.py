@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 
-from nnscratch import backend
+from nnscratch import backend, kernels
 
 _BLAS = {}
 
@@ -57,6 +57,18 @@ def largest_gemm_flops(model, rows):
             biggest = max(biggest, 2 * rows * size * fan_in)
     return biggest
 
+def pooled_convolutions(model):
+    """True when the model's convolutions run on the fast kernel tier's thread pool (host
+    arrays, ``kernels.num_threads() > 1``): their matrix products then run inside the pool's
+    threads, one BLAS thread each, and BLAS's own threads are only in the way. OpenBLAS's idle
+    threads spin between the products and took the cores from the pool: the Keras "Simple
+    MNIST convnet" at batch 128 (6,400 random images, 2 cores) ran 76.9 ms per step with 2
+    BLAS threads and 61.5 ms with one, the pool having 2 threads in both."""
+    return kernels.num_threads() > 1 and kernels.get_tier() == "fast" and any(
+        getattr(layer, "kernel_size", None) is not None and getattr(layer, "params", {}).get("kernel") is not None
+        and layer.params["kernel"].ndim == 4 for layer in model.layers)
+
+
 def blas_scope(model, rows):
     """The BLAS threading the model's steps run under (performance only; the results are
     the same): one thread when every matrix product of a step is smaller than
@@ -66,11 +78,14 @@ def blas_scope(model, rows):
     0.1 ms on one core) costs a hand-off to the other thread for every product, and when the
     machine is busy that thread may not be scheduled for milliseconds: a 10,000-image MLP
     epoch at batch 32 took 14.3 s with 2 OpenBLAS threads on a loaded 2-core machine and
-    0.3 s with one. Large products (the conv net's 925 MFLOP im2col GEMM) keep every thread.
+    0.3 s with one. Large products (the conv net's 925 MFLOP im2col GEMM) keep every thread,
+    except in models whose convolutions run on the fast tier's own threads (``pooled_convolutions``).
     PyTorch and TensorFlow make the same kind of choice per operation. Applies to the NumPy
     backend with threadpoolctl installed; otherwise nothing changes. Returns a context
     manager; the limit is in force from this call until its ``__exit__``."""
-    if backend.current() != "numpy" or largest_gemm_flops(model, rows) >= BLAS_THREADING_MIN_FLOPS:
+    if backend.current() != "numpy":
+        return contextlib.nullcontext()
+    if largest_gemm_flops(model, rows) >= BLAS_THREADING_MIN_FLOPS and not pooled_convolutions(model):
         return contextlib.nullcontext()
     controller = blas_controller()
     if controller is None:

@@ -32,7 +32,7 @@ CONV_CASES = [
     (N, H, W, C, F, k, s, p, d)
     for (N, H, W, C, F), k, s, p, d in itertools.product(
         [(2, 7, 6, 1, 3), (3, 8, 9, 3, 4), (2, 6, 7, 8, 5), (2, 5, 6, 40, 3)],
-        [(1, 1), (3, 3), (2, 3)], [(1, 1), (2, 2), (3, 1)], ["valid", "same"], [(1, 1), (2, 2)])
+        [(1, 1), (3, 3), (2, 3)], [(1, 1), (2, 2), (3, 1)], ["valid", "same"], [(1, 1), (2, 2), (1, 2)])
     if not (max(s) > 1 and max(d) > 1)
 ]
 
@@ -227,3 +227,53 @@ def _sum_in_child():
 
     threads.set_num_threads(2) if threads.num_threads() < 2 else None
     return sum(threads.run_ranges(lambda a, b: b - a, threads.split(8, 2)))
+
+
+# The activation f is applied inside the conv kernel (y = f(z)), and its derivative first in
+# backward (dz = f'(z) * dy): the fast tier fuses both into its chunks (ReLU in place).
+ACTIVATION_CASES = list(itertools.product([None, "relu", "tanh", "elu"], [1, 3, 40], ["whole", "chunks"]))
+
+
+@pytest.mark.parametrize("activation,C,path", ACTIVATION_CASES)
+def test_conv2d_tiers_agree_with_the_activation_inside_the_kernel(monkeypatch, activation, C, path):
+    from nnscratch.kernels import fast_conv, threads
+
+    f = None if activation is None else nn.activations.get(activation)
+    if path == "chunks":  # one image per chunk, 3 threads, the im2col matrix rebuilt in backward
+        monkeypatch.setattr(fast_conv, "CHUNK_BYTES", 1)
+        monkeypatch.setattr(fast_conv, "KEEP_COL_BYTES", 0)
+    old = threads.num_threads()
+    threads.set_num_threads(3 if path == "chunks" else 1)
+    try:
+        x = distinct((5, 7, 6, C), 20, "float64")
+        kernel = distinct((3, 2, C, 4), 21, "float64") / C
+        bias = distinct((4,), 22, "float64")
+        results = {}
+        for name, forward, backward in [("readable", conv.conv2d_forward, conv.conv2d_backward),
+                                        ("fast", fast.conv2d_forward, fast.conv2d_backward),
+                                        ("reference", reference.KERNELS["conv2d_forward"],
+                                         reference.KERNELS["conv2d_backward"])]:
+            y, cache = forward(x, kernel, bias, (1, 1), "same", (1, 1), f)
+            dy = distinct(y.shape, 23, "float64")
+            results[name] = (y,) + tuple(backward(dy, cache, kernel, True))
+        z, _ = conv.conv2d_forward(x, kernel, bias, (1, 1), "same", (1, 1))
+        expected_y = z if f is None else f(z)
+        close(results["readable"][0], expected_y, "float64", "readable y = f(z)")
+        for name in ("fast", "reference"):
+            for q, a, b in zip(("y", "dx", "dkernel", "dbias"), results[name], results["readable"]):
+                close(a, b, "float64", f"conv2d {q} with activation {activation}: {name} vs readable")
+    finally:
+        threads.set_num_threads(old)
+
+
+def test_conv2d_readable_backward_applies_the_activation_derivative():
+    """dz = relu'(z) * dy: the readable backward with f=relu equals the backward without f fed
+    dy masked by (y > 0)."""
+    x, kernel = distinct((2, 6, 6, 3), 30, "float64"), distinct((3, 3, 3, 4), 31, "float64")
+    relu = nn.activations.get("relu")
+    y, cache = conv.conv2d_forward(x, kernel, None, (1, 1), "valid", (1, 1), relu)
+    assert (y >= 0).all() and (y == 0).any()
+    z, cache_z = conv.conv2d_forward(x, kernel, None, (1, 1), "valid", (1, 1))
+    dy = distinct(y.shape, 32, "float64")
+    for a, b in zip(conv.conv2d_backward(dy, cache, kernel), conv.conv2d_backward(dy * (z > 0), cache_z, kernel)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
