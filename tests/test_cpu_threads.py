@@ -3,7 +3,7 @@ run BLAS on one thread during fit, and how predict sub-batches conv models."""
 import pytest
 
 import nnscratch as nn
-from nnscratch import kernels
+from nnscratch import backend, kernels
 from nnscratch.models import cpu_threads
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
@@ -24,6 +24,8 @@ def big_mlp():
 
 @pytest.fixture
 def two_blas_threads():
+    if backend.current() != "numpy":
+        pytest.skip("BLAS threading is chosen for the NumPy backend only")
     if not blas_threads():
         pytest.skip("no introspectable BLAS")
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):

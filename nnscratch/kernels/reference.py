@@ -172,23 +172,23 @@ def avgpool_naive_backward(dy, x, pool_size, strides=None, padding="valid"):
 # The same signatures as the readable kernels in layers/conv.py and layers/pooling.py (NHWC in
 # and out, arrays on the current device): the loops above run on a host copy.
 def conv2d_forward(x, kernel, bias, strides, padding, dilation_rate, activation=None):
-    """y = f(conv2d_naive(x)) (f: the activation, None the identity); the cache keeps the host
-    input, f and y."""
+    """y = f(conv2d_naive(x)) on the host (f: the activation, None the identity); the cache
+    keeps the host input, f and the host y."""
     xh = backend.to_host(x)
     bh = None if bias is None else backend.to_host(bias)
-    y = backend.to_device(conv2d_naive(xh, backend.to_host(kernel), bh, strides, padding, dilation_rate))
+    y = conv2d_naive(xh, backend.to_host(kernel), bh, strides, padding, dilation_rate)
     if activation is not None:
         y = activation(y)
     cache = {"x": xh, "strides": strides, "padding": padding, "dilation_rate": dilation_rate,
              "activation": activation, "y": y}
-    return y, cache
+    return backend.to_device(y), cache
 
 
 def conv2d_backward(dy, cache, kernel, need_input_grad=True):
     """(dx or None, dkernel, dbias) from ``conv2d_naive_backward``, after dz = f'(z) * dy."""
     f = cache["activation"]
-    dz = dy if f is None else f.backward(dy, cache["y"])
-    dx, dk, db = conv2d_naive_backward(backend.to_host(dz), cache["x"], backend.to_host(kernel), cache["strides"],
+    dz = backend.to_host(dy) if f is None else f.backward(backend.to_host(dy), cache["y"])
+    dx, dk, db = conv2d_naive_backward(dz, cache["x"], backend.to_host(kernel), cache["strides"],
                                        cache["padding"], cache["dilation_rate"])
     return (backend.to_device(dx) if need_input_grad else None), backend.to_device(dk), backend.to_device(db)
 
