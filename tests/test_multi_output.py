@@ -154,3 +154,22 @@ def test_x_as_a_dict_must_name_every_input():
     with pytest.raises(ValueError, match=r"x as a dict needs one array per input \['a', 'b'\].*\(unknown: \['c'\]\)"
                                          r" \(missing: \['b'\]\)"):
         model.fit({"a": x[0], "c": x[1]}, y, verbose=0)
+
+
+def test_a_model_with_a_loss_per_output_saves_and_loads_uncompiled(tmp_path):
+    model = compiled(loss_weights=[1.0, 2.0])
+    x, y = data()
+    model.fit(x, y, verbose=0)
+    for ext in ("keras", "nnscratch"):
+        model.save(tmp_path / f"m.{ext}")
+        loaded = nn.models.load_model(tmp_path / f"m.{ext}")
+        assert not loaded.compiled  # the per-output compile settings are not written
+        for ours, back in zip(model.predict(x, verbose=0), loaded.predict(x, verbose=0)):
+            np.testing.assert_array_equal(ours, back)
+
+
+def test_gradient_check_says_it_needs_a_single_loss():
+    model = compiled()
+    x, y = data()
+    with pytest.raises(ValueError, match="has no single compiled loss"):
+        nn.debug.gradient_check(model, x, y)

@@ -14,7 +14,9 @@ One training step (``train_step``) reads like the textbook:
 When the output layer is a softmax (sigmoid) and the loss is a categorical (binary)
 cross-entropy, Keras computes the loss from the logits behind the activation, without
 clipping; so do we (``Model.loss_at_output`` decides, for training, evaluation and the
-step-through tools alike). Data comes from ``data_sources`` (arrays, generators, PyDataset).
+step-through tools alike). With a loss per output (``compile_loss.py``) the loss is
+sum_i w_i L_i and each output gets dy_i = w_i dL_i/dy_i. Data comes from ``data_sources``
+(arrays, generators, PyDataset).
 """
 from __future__ import annotations
 
