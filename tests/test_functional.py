@@ -111,8 +111,9 @@ def test_multi_output_model_predicts_a_list():
     model = nn.Model(x, [o1, o2])
     out = model.predict(np.ones((5, 3)))
     assert isinstance(out, list) and out[0].shape == (5, 2) and out[1].shape == (5, 1)
-    with pytest.raises(ValueError, match="single output"):
-        model.compile(optimizer="sgd", loss="mse")
+    model.compile(optimizer="sgd", loss="mse")  # one loss for every output (Keras 3)
+    logs = model.evaluate(np.ones((5, 3)), [np.zeros((5, 2)), np.zeros((5, 1))], verbose=0, return_dict=True)
+    assert list(logs) == ["loss", f"{o1.node.name}_loss", f"{o2.node.name}_loss"]
 
 
 def test_summary_shows_connections():

@@ -229,6 +229,10 @@ def check_model(model, x, y, h=1e-6, max_checks=50, seed=0, tol=DEFAULT_TOL, lay
     errors alone cannot tell a parameter-free layer's bug from its neighbours'."""
     if not model.compiled:
         raise RuntimeError("gradient_check(model, ...): compile the model first (it needs its loss)")
+    if model.loss is None:
+        raise ValueError(f"gradient_check(model, ...): model '{model.name}' has no single compiled loss (a loss per "
+                         "output, loss_weights, or add_loss only); check its layers with check_layer, or its total "
+                         "loss with numerical_gradient as tests/test_multi_output.py does")
     gen = np.random.default_rng(seed)
     x64 = backend.to_device(np.ascontiguousarray(backend.to_host(x), dtype=np.float64))  # contiguous: perturbed through a flat view
     if not model.built:

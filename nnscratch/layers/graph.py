@@ -117,10 +117,11 @@ class Graph:
     def backward(self, record, dys, need_input_grad=True, from_logits=False):
         """(d_inputs, d_variables): dL/d(each input) (None where nothing flowed) and
         {id(variable): (variable, dL/dvariable)}. ``dys`` has one entry per output (None: the
-        output does not reach the loss). With ``from_logits``, ``dys[0]`` is dL/dz at the first
-        output layer's pre-activation. With ``need_input_grad=False``, layers with nothing
-        trainable before them compute no dx (the plan is per call: a layer may sit in several
-        models)."""
+        output does not reach the loss). ``from_logits``: True means ``dys[0]`` is dL/dz at the
+        first output layer's pre-activation; a list of flags (one per output) says this for
+        each output (several outputs fused with their cross-entropies). With
+        ``need_input_grad=False``, layers with nothing trainable before them compute no dx
+        (the plan is per call: a layer may sit in several models)."""
         grads, var_grads = {}, {}
 
         def accumulate(a, g):
@@ -130,14 +131,15 @@ class Graph:
                 old = var_grads.get(id(a))
                 var_grads[id(a)] = (a, g if old is None else old[1] + g)
 
-        fused_node = self.outputs[0].node if from_logits else None
-        for i, (t, g) in enumerate(zip(self.outputs, dys)):
-            if g is not None and not (from_logits and i == 0):
+        flags = self.logits_flags(from_logits)
+        fused_at = {id(t.node): i for i, (t, f) in enumerate(zip(self.outputs, flags)) if f}  # node -> its output
+        for t, g, fused in zip(self.outputs, dys, flags):
+            if g is not None and not fused:
                 accumulate(t, g)
         plan = None if need_input_grad else self.needs_dx()
         for node in reversed(self.nodes[self.n_inputs:]):
             ups = [grads.get(id(t)) for t in node.outputs]
-            fused = node is fused_node
+            fused = id(node) in fused_at
             if fused and any(u is not None for u in ups):
                 raise ValueError(f"the fused output '{node.name}' also feeds other layers; compute the loss "
                                  "from probabilities (from_logits=False) or make the output layer a leaf")
@@ -150,13 +152,32 @@ class Graph:
                 upstream = tuple(ups) if node.fn.n_outputs != 1 else ups[0]
                 d_args = node.fn.backward(record[id(node)], upstream)
             else:
-                d_args = self._layer_backward(node, record, dys[0] if fused else ups, fused, plan)
+                d_args = self._layer_backward(node, record, dys[fused_at[id(node)]] if fused else ups, fused, plan)
                 if d_args is None:
                     continue
             for a, g in zip(node.args, d_args):
                 if g is not None:
                     accumulate(a, g)
         return [grads.get(id(t)) for t in self.inputs], var_grads
+
+    def logits_flags(self, from_logits):
+        """One flag per output: ``from_logits`` as a list, or True for the first output only."""
+        if isinstance(from_logits, (list, tuple)):
+            if len(from_logits) != len(self.outputs):
+                raise ValueError(f"from_logits: expected one flag per output ({len(self.outputs)}), "
+                                 f"received {len(from_logits)}")
+            return [bool(f) for f in from_logits]
+        return [bool(from_logits) and i == 0 for i in range(len(self.outputs))]
+
+    def is_leaf_output(self, index):
+        """True when output ``index`` is the only call of its layer and feeds no other node (so the
+        layer's cache after a forward is that output's, and dL/dz at its logits is all it gets)."""
+        node = self.outputs[index].node
+        if node.kind == "op" or len(node.outputs) != 1 or sum(t.node is node for t in self.outputs) != 1:
+            return False
+        calls = sum(1 for n in self.nodes if n.kind != "op" and n.fn is node.fn)
+        consumed = any(isinstance(a, SymbolicTensor) and a.node is node for n in self.nodes for a in n.args)
+        return calls == 1 and not consumed
 
     def _layer_backward(self, node, record, ups, fused, plan):
         layer = node.fn

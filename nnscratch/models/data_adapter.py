@@ -28,8 +28,15 @@ class OutputSpec:
 
 
 def take(x, index):
-    """x[index] for one array, or for each array of a multi-input list (functional models)."""
-    return [a[index] for a in x] if isinstance(x, list) else x[index]
+    """x[index] for one array, or for each array of a list (several inputs or outputs; None stays)."""
+    return [None if a is None else a[index] for a in x] if isinstance(x, list) else x[index]
+
+
+def shape_of(y):
+    """The targets' shape, or a tuple of shapes (None where absent) for several outputs."""
+    if y is None:
+        return None
+    return tuple(None if a is None else tuple(a.shape) for a in y) if isinstance(y, list) else tuple(y.shape)
 
 
 def first(x):
@@ -49,6 +56,9 @@ def _as_array(x, name):
     if not hasattr(x, "__len__") and not hasattr(x, "__array__"):
         raise TypeError(f"{name} must be an array, received {type(x).__name__}")
     return backend.to_host(x)
+
+
+as_array = _as_array
 
 
 def _check_one(model, x, name, expected_shape, layer_name):
@@ -74,7 +84,16 @@ def _check_one(model, x, name, expected_shape, layer_name):
 
 
 def prepare_x(model, x, name="inputs"):
-    """(device array or list of them, number of samples), checked against ``model``."""
+    """(device array or list of them, number of samples), checked against ``model``. Several
+    inputs: a list in input order, or a dict by input name (Keras's ``{name: array}``)."""
+    if getattr(model, "_multi_in", False) and isinstance(x, dict):
+        names = [t.layer.name for t in model.inputs]
+        unknown, missing = [k for k in x if k not in names], [k for k in names if k not in x]
+        if unknown or missing:
+            raise ValueError(f"Model '{model.name}': x as a dict needs one array per input {names}; received keys "
+                             f"{list(x)}" + (f" (unknown: {unknown})" if unknown else "")
+                             + (f" (missing: {missing})" if missing else ""))
+        x = [x[k] for k in names]
     if getattr(model, "_multi_in", False):
         if not isinstance(x, (list, tuple)) or len(x) != len(model.inputs):
             raise ValueError(f"Model '{model.name}': expected a list of {len(model.inputs)} input arrays "
@@ -121,9 +140,13 @@ def prepare_y(model, y, n):
     """The targets on the device, checked by the loss against the model's output."""
     if y is None:
         raise ValueError("y (the targets) is required")
+    if getattr(model, "_output_losses", None) is not None:  # one loss per output (compile_loss.py)
+        return model._output_losses.prepare_targets(y, n)
     y = _as_array(y, "y")
     if y.ndim == 0 or y.shape[0] != n:
         raise ValueError(f"Model '{model.name}': x has {n} samples but y has {y.shape[0] if y.ndim else 0}; "
                          "they must match")
+    if model.loss is None:  # compiled without a loss (add_loss only): the targets are kept for metrics
+        return backend.to_device(y)
     spec = OutputSpec((n,) + tuple(model.output_shape[1:]), weights_dtype(model))
     return model.loss.check_labels(y, spec)

@@ -14,7 +14,7 @@ import math
 import warnings
 
 from nnscratch import backend
-from nnscratch.models.data_adapter import first, prepare_x, prepare_y, take
+from nnscratch.models.data_adapter import first, prepare_x, prepare_y, shape_of, take
 from nnscratch.models.py_dataset import PyDataset
 
 RAN_OUT = ("Your input ran out of data; interrupting training. Make sure that your dataset or generator can "
@@ -51,6 +51,22 @@ def _sample_weight(sw, n, where="sample_weight"):
     return backend.to_device(host, dtype=backend.floatx())
 
 
+def sample_weights(model, sw, n):
+    """One (N,) array, or for a model with a loss per output a list (None where an output has
+    none), from one array (every output), a list in output order or a dict by output name."""
+    losses = getattr(model, "_output_losses", None)
+    if losses is None:
+        return _sample_weight(sw, n)
+    return losses.prepare_sample_weights(sw, lambda w, where: _sample_weight(w, n, where))
+
+
+def _single_target(model, y):
+    if getattr(model, "_multi_out", False):
+        raise ValueError(f"Model '{model.name}': class_weight is not supported for a model with several outputs "
+                         f"{list(model.output_names)} (as in Keras); pass sample_weight per output instead")
+    return y
+
+
 def is_batch_source(x):
     """True for generators, iterators and PyDatasets (anything that is not array data)."""
     if isinstance(x, PyDataset):
@@ -67,7 +83,7 @@ class ArraySource:
         self.x, self.y, self.sw, self.n, self.batch_size = x, y, sw, n, batch_size
         full = math.ceil(n / batch_size)
         self.steps = full if steps is None else min(int(steps), full)
-        self.y_shape = None if y is None else tuple(y.shape)
+        self.y_shape = shape_of(y)
         self.exhausted = False
 
     def batches(self, order=None, first_step=0):
@@ -75,8 +91,8 @@ class ArraySource:
         for step in range(first_step, self.steps):
             a, b = step * self.batch_size, min((step + 1) * self.batch_size, self.n)
             index = slice(a, b) if order_dev is None else order_dev[a:b]
-            yield (take(self.x, index), None if self.y is None else self.y[index],
-                   None if self.sw is None else self.sw[index], b - a)
+            yield (take(self.x, index), None if self.y is None else take(self.y, index),
+                   None if self.sw is None else take(self.sw, index), b - a)
 
     def on_epoch_end(self):
         pass
@@ -98,7 +114,7 @@ class BatchSource:
         self._peeked = self._fetch(0)  # the first batch builds the model and sets the label shape
         if self._peeked is None:
             raise ValueError(f"{where}: the generator yielded no batches")
-        self.y_shape = None if self._peeked[1] is None else tuple(self._peeked[1].shape)
+        self.y_shape = shape_of(self._peeked[1])
 
     def _unpack(self, batch):
         if isinstance(batch, (tuple, list)) and not backend.is_array(batch):
@@ -116,8 +132,8 @@ class BatchSource:
             return x_dev, None, None, n
         y_dev = prepare_y(self.model, yb, n)
         if swb is None and self.class_weight is not None:
-            swb = class_weights_to_sample_weights(yb, self.class_weight)
-        return x_dev, y_dev, _sample_weight(swb, n), n
+            swb = class_weights_to_sample_weights(_single_target(self.model, yb), self.class_weight)
+        return x_dev, y_dev, sample_weights(self.model, swb, n), n
 
     def _fetch(self, index):
         if self.pydataset:
@@ -163,8 +179,8 @@ def make_source(model, x, y=None, sample_weight=None, class_weight=None, batch_s
     elif need_y:
         raise ValueError("y (the targets) is required")
     if sample_weight is None and class_weight is not None and y is not None:
-        sample_weight = class_weights_to_sample_weights(y, class_weight)
-    return ArraySource(x_dev, y_dev, _sample_weight(sample_weight, n), n, batch_size, steps)
+        sample_weight = class_weights_to_sample_weights(_single_target(model, y), class_weight)
+    return ArraySource(x_dev, y_dev, sample_weights(model, sample_weight, n), n, batch_size, steps)
 
 
 __all__ = ["ArraySource", "BatchSource", "make_source", "is_batch_source", "class_weights_to_sample_weights",

@@ -111,12 +111,6 @@ class Model(BaseModel):
 
     build.framework_build = True
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
-        if self._graph is not None and self._multi_out and not isinstance(loss, (dict, list, tuple)):
-            raise ValueError(f"Model '{self.name}' has {len(self.outputs)} outputs; compile/fit/evaluate support a "
-                             "single output (one loss) for now; model(x) and predict work with several")
-        super().compile(optimizer, loss, metrics, **kwargs)
-
     def output_layer(self):
         if self._graph is None:
             raise ValueError(f"Model '{self.name}' is a subclassed model: its output is computed by call()")
@@ -151,8 +145,8 @@ class Model(BaseModel):
         """Backpropagate dL/d(outputs) through the graph in reverse topological order.
 
         grads[t] accumulates dL/dt over every node that consumed t (a sum: branches and shared
-        layers). With ``from_logits=True``, dy is dL/dz at the (single) output layer's
-        pre-activation. With ``need_input_grad=False`` (training), layers with nothing trainable
+        layers). With ``from_logits=True``, dy is dL/dz at the (first) output layer's
+        pre-activation; a list of flags, one per output, says it per output. With ``need_input_grad=False`` (training), layers with nothing trainable
         before them do not compute dx. ``dy`` has one entry per output (None: that output does
         not reach the loss). Returns dL/dx (a list for several inputs; None where skipped)."""
         if self._graph is None:
@@ -162,8 +156,8 @@ class Model(BaseModel):
         dys = (list(dy.values()) if isinstance(dy, dict) else _as_list(dy)) if self._multi_out else [dy]
         if len(dys) != len(self.outputs):
             raise ValueError(f"Model '{self.name}': expected {len(self.outputs)} output gradients, received {len(dys)}")
-        for t, g in zip(self.outputs, dys):
-            if g is not None and not from_logits and tuple(g.shape[1:]) != tuple(t.shape[1:]):
+        for t, g, fused in zip(self.outputs, dys, self._graph.logits_flags(from_logits)):
+            if g is not None and not fused and tuple(g.shape[1:]) != tuple(t.shape[1:]):
                 raise ValueError(f"Model '{self.name}': the gradient for output '{t.node.name}' must have shape "
                                  f"(N,{' ' + ', '.join(str(d) for d in t.shape[1:])}), received {tuple(g.shape)}")
         with backward_pass():

@@ -9,10 +9,11 @@ from __future__ import annotations
 import contextlib
 import json
 
-from nnscratch import backend, losses as losses_mod, metrics as metrics_mod, optimizers as optimizers_mod
+from nnscratch import backend, losses as losses_mod, optimizers as optimizers_mod
 from nnscratch import saving
 from nnscratch.layers.base import _INTERNAL, Layer, backward_pass, public_result
-from nnscratch.models import device, stepping
+from nnscratch.models import compile_metrics, device, stepping
+from nnscratch.models.compile_loss import OutputLosses
 from nnscratch.models.summary import summary as _summary
 from nnscratch.models.trainer import Trainer
 from nnscratch.saving import model_file, onnx_export
@@ -53,6 +54,8 @@ class Model(Trainer, Layer):
         self._metric_specs = []
         self._weighted_metric_specs = []
         self._compiled_metrics = {}
+        self._output_losses = None  # compile_loss.OutputLosses when each output has its own loss
+        self._output_metric_specs = None
         self._interrupted = False
         self._interrupt_requested = False
         self._resume_point = None
@@ -195,31 +198,29 @@ class Model(Trainer, Layer):
         ``loss``: a name, an nn.losses class/instance, or a function form (``nn.losses.mse``,
         mapped to its class so training keeps the fused logits path); any other function goes
         through ``nn.losses.from_callable``. ``metrics``: names, functions or nn.metrics.Metric
-        instances; ``weighted_metrics`` are also weighted by the sample weights of fit/evaluate."""
+        instances; ``weighted_metrics`` are also weighted by the sample weights of fit/evaluate.
+        Several outputs: ``loss`` and ``metrics`` as a list per output or a dict by output name,
+        ``loss_weights`` a list or dict (``compile_loss.py``, ``compile_metrics.py``)."""
         unsupported = {k: v for k, v in kwargs.items()
                        if k not in ("run_eagerly", "jit_compile", "steps_per_execution", "auto_scale_loss")}
         if unsupported:
             raise TypeError(f"compile: unexpected keyword argument(s) {', '.join(sorted(unsupported))}")
-        if loss_weights is not None:
-            raise ValueError("compile: loss_weights is not supported (one output, one loss)")
-        if isinstance(loss, (dict, list, tuple)):
-            raise ValueError("compile: one loss per output (a dict or list of losses) is not supported; "
-                             f"pass a single loss, received {type(loss).__name__}")
         self.optimizer = optimizers_mod.get(optimizer)
-        # no loss: the model's own add_loss terms are the loss (fit says so if there are none)
-        self.loss = None if loss is None else losses_mod.get(_traced_if_custom(loss))
-        specs = {"metrics": [], "weighted_metrics": []}
-        for which, given in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
-            if given is None:
-                given = []
-            if isinstance(given, str) or callable(given):
-                given = [given]
-            if isinstance(given, dict):
-                raise ValueError(f"compile: {which} as a dict (one list per output) is not supported")
-            for m in given:
-                metrics_mod.get_metric(m, (None, 2), (None, 2))  # validates names early
-                specs[which].append(m)
-        self._metric_specs, self._weighted_metric_specs = specs["metrics"], specs["weighted_metrics"]
+        resolve = lambda spec: losses_mod.get(_traced_if_custom(spec))  # noqa: E731
+        multi = bool(getattr(self, "_multi_out", False))
+        if not multi and isinstance(loss, (list, tuple)) and len(loss) == 1:  # one output: its one loss
+            loss = loss[0]
+        elif not multi and isinstance(loss, dict) and list(loss) == list(getattr(self, "output_names", None) or ()):
+            loss = next(iter(loss.values()))
+        per_output = multi or loss_weights is not None or isinstance(loss, (dict, list, tuple))
+        # several outputs, or weights: compile_loss.py; else one loss (None: the model's add_loss terms)
+        self._output_losses = OutputLosses(self, loss, loss_weights, resolve) if per_output else None
+        self.loss = None if loss is None or per_output else resolve(loss)
+        per = [compile_metrics.per_output_specs(self, given, which) if multi else compile_metrics.single_output_specs(given, which)
+               for which, given in (("metrics", metrics), ("weighted_metrics", weighted_metrics))]
+        # saving reads the flat lists of a single output; several outputs keep theirs apart
+        self._metric_specs, self._weighted_metric_specs = ([], []) if multi else per
+        self._output_metric_specs = per if multi else None
         self._compiled_metrics = {}
         self.compiled = True
         self.plan_backward()
@@ -230,22 +231,10 @@ class Model(Trainer, Layer):
 
     def _metric_fns(self, y_shape):
         """[(name, Metric, weighted)] for labels of ``y_shape``, built once per label shape and
-        named as Keras names them in the logs (a repeated name gets '_1', '_2', ...)."""
-        key = None if y_shape is None else tuple(y_shape)
+        named as Keras names them in the logs (``compile_metrics.py``)."""
+        key = compile_metrics.shape_key(y_shape)
         if key not in self._compiled_metrics:
-            out_shape = (None,) + tuple(self.output_shape[1:])
-            y_shape = key if key is not None else out_shape
-            built, counts = [], {}
-            specs = [(m, False) for m in self._metric_specs] + [(m, True) for m in self._weighted_metric_specs]
-            for spec, weighted in specs:
-                metric = metrics_mod.get_metric(spec, y_shape, out_shape)
-                name = metric.name
-                if name in counts:
-                    counts[name] += 1
-                    name = f"weighted_{name}" if weighted and f"weighted_{name}" not in counts else f"{name}_{counts[name] - 1}"
-                counts.setdefault(name, 1)
-                built.append((name, metric, weighted))
-            self._compiled_metrics[key] = built
+            self._compiled_metrics[key] = compile_metrics.metric_fns(self, key)
         return self._compiled_metrics[key]
 
     @property

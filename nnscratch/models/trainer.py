@@ -14,7 +14,9 @@ One training step (``train_step``) reads like the textbook:
 When the output layer is a softmax (sigmoid) and the loss is a categorical (binary)
 cross-entropy, Keras computes the loss from the logits behind the activation, without
 clipping; so do we (``Model.loss_at_output`` decides, for training, evaluation and the
-step-through tools alike). Data comes from ``data_sources`` (arrays, generators, PyDataset).
+step-through tools alike). With a loss per output (``compile_loss.py``) the loss is
+sum_i w_i L_i and each output gets dy_i = w_i dL_i/dy_i. Data comes from ``data_sources``
+(arrays, generators, PyDataset).
 """
 from __future__ import annotations
 
@@ -51,18 +53,22 @@ class Trainer:
 
     # ------------------------------------------------------------------ steps
     def compute_loss(self, y_pred, y, sample_weight=None, activity=None):
-        """(total loss, from_logits): the compiled loss (weighted) plus the regularizers' penalties."""
+        """(total loss, from_logits): the compiled loss (weighted; with a loss per output, sum_i
+        w_i L_i and one from_logits flag per output) plus add_loss terms and the regularizers."""
         extra = self.added_loss()  # add_loss terms of the last forward (their gradient flows in backward)
-        if self.loss is None:
+        loss, from_logits = None, False
+        if self._output_losses is not None:
+            loss, from_logits = self._output_losses.compute(y_pred, y, sample_weight)
+        elif self.loss is not None:
+            with self.loss.weighted(sample_weight):
+                loss, from_logits = self.loss_at_output(y_pred, y)
+        if loss is None:
             if extra is None:
                 raise ValueError(f"Model '{self.name}': compiled without a loss and no layer adds one (add_loss); "
                                  "pass loss= to compile")
-            loss, from_logits = extra, False
-        else:
-            with self.loss.weighted(sample_weight):
-                loss, from_logits = self.loss_at_output(y_pred, y)
-            if extra is not None:
-                loss = loss + extra
+            loss = extra
+        elif extra is not None:
+            loss = loss + extra
         loss = loss + penalties.weight_penalty(self)
         if activity is not None:
             loss = loss + activity.penalty
@@ -74,7 +80,11 @@ class Trainer:
         with penalties.activity_scope(self) as activity:
             y_pred = self.forward(x, training=True)
             loss, from_logits = self.compute_loss(y_pred, y, sample_weight, activity)
-            dy = None if self.loss is None else self.loss.backward()  # None: only the add_loss terms
+            if self._output_losses is not None:  # w_i * dL_i/dy_i per output (None: no loss there)
+                dy = self._output_losses.gradients()
+                self._output_losses.clear_stale_gradients()
+            else:
+                dy = None if self.loss is None else self.loss.backward()  # None: only the add_loss terms
             if activity is not None:
                 dy = activity.at_output(dy, from_logits)
             self.backward(dy, from_logits=from_logits, need_input_grad=False)
@@ -109,11 +119,12 @@ class Trainer:
             raise ValueError(f"validation_split must be in [0, 1), received {validation_split!r}")
         if x is None:
             raise ValueError("fit: x (the inputs) is required")
-        if not is_batch_source(x) and y is None:
+        if not is_batch_source(x) and y is None and self._needs_targets():
             raise ValueError("fit: y (the targets) is required")
         if validation_split and is_batch_source(x):
             raise ValueError("fit: validation_split is only supported for array data; pass validation_data")
-        source = make_source(self, x, y, sample_weight, class_weight, batch_size, steps_per_epoch, where="fit")
+        source = make_source(self, x, y, sample_weight, class_weight, batch_size, steps_per_epoch,
+                             need_y=self._needs_targets(), where="fit")
         val_source = None
         if validation_data is None and validation_split > 0:
             n = source.n
@@ -122,10 +133,10 @@ class Trainer:
                 raise ValueError(f"validation_split={validation_split} leaves no training or validation samples out of {n}")
             cut = lambda a, s: None if a is None else (take(a, s) if isinstance(a, list) else a[s])  # noqa: E731
             vbs = batch_size_arg(validation_batch_size, batch_size)
-            val_source = ArraySource(cut(source.x, slice(split, None)), source.y[split:], cut(source.sw, slice(split, None)),
-                                     n - split, vbs, validation_steps)
-            source = ArraySource(cut(source.x, slice(None, split)), source.y[:split], cut(source.sw, slice(None, split)),
-                                 split, batch_size, steps_per_epoch)
+            val_source = ArraySource(cut(source.x, slice(split, None)), cut(source.y, slice(split, None)),
+                                     cut(source.sw, slice(split, None)), n - split, vbs, validation_steps)
+            source = ArraySource(cut(source.x, slice(None, split)), cut(source.y, slice(None, split)),
+                                 cut(source.sw, slice(None, split)), split, batch_size, steps_per_epoch)
         elif validation_data is not None:
             val_source = self._validation_source(validation_data, validation_batch_size or batch_size, validation_steps)
         metric_fns = self._metric_fns(source.y_shape)
@@ -186,7 +197,14 @@ class Trainer:
             raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight), "
                              "a generator or a PyDataset")
         return make_source(self, data[0], data[1], data[2] if len(data) == 3 else None, None, batch_size_arg(batch_size),
-                           steps, where="validation_data")
+                           steps, need_y=self._needs_targets(), where="validation_data")
+
+    def _needs_targets(self):
+        """False for a model compiled without a loss or metrics (its add_loss terms are the loss)."""
+        losses = self._output_losses
+        per_output = self._output_metric_specs or [[self._metric_specs], [self._weighted_metric_specs]]
+        has_metrics = any(len(entry) > 0 for specs in per_output for entry in specs)
+        return bool(self.loss is not None or (losses is not None and losses.active) or has_metrics)
 
     # ------------------------------------------------------------------ evaluate / predict
     def _evaluate_source(self, source, metric_fns, cbs=None, bar=None):
@@ -217,9 +235,10 @@ class Trainer:
         self._require_compiled("evaluate")
         batch_size = batch_size_arg(batch_size)
         verbose = _verbose(verbose, "evaluate")
-        if x is None or (y is None and not is_batch_source(x)):
+        if x is None or (y is None and not is_batch_source(x) and self._needs_targets()):
             raise ValueError("evaluate: x and y are required (or a generator of (x, y) batches)")
-        source = make_source(self, x, y, sample_weight, None, batch_size, steps, where="evaluate")
+        source = make_source(self, x, y, sample_weight, None, batch_size, steps, need_y=self._needs_targets(),
+                             where="evaluate")
         metric_fns = self._metric_fns(source.y_shape)
         cbs = CallbackList(list(callbacks or []), model=self, params={"verbose": verbose, "epochs": 1,
                                                                       "steps": source.steps})
@@ -279,21 +298,22 @@ class Trainer:
         y = self.forward(make_source(self, x, need_y=False).x, training=False)
         return [backend.to_host(a) for a in y] if isinstance(y, list) else backend.to_host(y)
 
-    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One update on (x, y); returns [loss, metric...] for that batch (pre-update)."""
         self.plan_backward()
         return self._on_batch("train_on_batch", self.train_step, x, y, sample_weight, class_weight, return_dict)
 
-    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """[loss, metric...] on (x, y) in inference mode, without an update."""
         return self._on_batch("test_on_batch", self.test_step, x, y, sample_weight, None, return_dict)
 
     def _on_batch(self, what, step, x, y, sample_weight, class_weight, return_dict):
         """Validate (x, y), run ``step`` once, return [loss, metric...] (or the dict)."""
         self._require_compiled(what)
-        if y is None:
+        if y is None and self._needs_targets():
             raise ValueError(f"{what}: y (the targets) is required")
-        source = make_source(self, x, y, sample_weight, class_weight, batch_size=2 ** 62, where=what)
+        source = make_source(self, x, y, sample_weight, class_weight, batch_size=2 ** 62,
+                             need_y=self._needs_targets(), where=what)
         metric_fns = self._metric_fns(source.y_shape)
         reset_metrics(metric_fns)
         loss, _ = step(source.x, source.y, metric_fns, sample_weight=source.sw)

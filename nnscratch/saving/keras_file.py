@@ -65,7 +65,7 @@ def model_config(model):
 
 
 def compile_config(model):
-    if not model.compiled:
+    if not model.compiled or model.loss is None:  # no loss, or one per output: not written (loads uncompiled)
         return None
     metrics = [e for e in (keras_metrics.metric_to_keras(m) for m in model._metric_specs) if e is not None] or None
     return {"optimizer": keras_config.optimizer_to_keras(model.optimizer),

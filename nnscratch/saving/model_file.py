@@ -42,7 +42,7 @@ def check_path(path, what):
 def model_to_config(model):
     """nnscratch's own JSON description of ``model`` (the '.nnscratch' format)."""
     compile_cfg = None
-    if model.compiled:
+    if model.compiled and model.loss is not None:  # no loss, or one per output: not written (loads uncompiled)
         metrics = [e for e in (keras_metrics.metric_to_keras(m) for m in model._metric_specs) if e is not None]
         if len(metrics) != len(model._metric_specs):
             warnings.warn("model.save: metric functions cannot be saved by name; they are left out of the file",

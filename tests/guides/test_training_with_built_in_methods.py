@@ -9,11 +9,17 @@ string-shortcut compile, custom loss functions and a Loss subclass with call(), 
 custom layer, the LogisticEndpoint model, validation_split.
 Left out here: metric classes and the custom Metric (kerasapi's metrics package), add_metric
 (gone in Keras 3), model.add_loss on symbolic tensors, tf.data/Sequence/sample and class weights
-(kerasapi's data adapters), multi-output losses (compile's loss dict is kerasapi's).
-Three cells run the guide's exact line only once the trainer/compile/loss hooks described in
-nnscratch/layers/traced.py are wired (marked xfail strict: they start passing, and then fail
-as XPASS, the moment the hooks land, so the marker must be removed then); a sibling test runs the
-same model through the hook's machinery directly, with a gradient check.
+(kerasapi's data adapters), the multi-output model's tf.data cells.
+Kept from "Passing data to multi-input, multi-output models": the image + time-series model
+with its list losses, list-of-lists metrics, dict losses and metrics, loss_weights, the outputs
+without a loss (list and dict versions), fit on lists and on dicts. Two substitutions, both
+unavoidable: nnscratch has no Conv1D/GlobalMaxPooling1D, so the time-series branch is
+``Reshape((20, 10, 1))`` + ``Conv2D(3, (3, 10))`` + ``GlobalMaxPooling2D`` (the same arithmetic as
+``Conv1D(3, 3)`` + ``GlobalMaxPooling1D`` over 20 steps of 10 features; the guide's ``(None, 10)``
+becomes ``(20, 10)``), and no MeanAbsolutePercentageError metric, so MeanSquaredError stands in.
+The LogisticEndpoint model runs as the guide writes it (compile without a loss, fit on a dict
+with no y); a sibling test runs the same model through the hook's machinery by hand, with a
+gradient check.
 """
 import numpy as np
 import pytest
@@ -151,14 +157,18 @@ def endpoint_model(cls):
     return keras.Model(inputs=[inputs, targets], outputs=predictions)
 
 
-@pytest.mark.xfail(strict=True, reason="needs the hooks: Loss.__call__ on symbolic tensors -> "
-                                       "SymbolicTensor.trace_loss, compile() without a loss, train_step adding "
-                                       "model.added_loss(), fit(dict) with no y")
 def test_logistic_endpoint_as_the_guide_writes_it():
     model = endpoint_model(LogisticEndpoint)
     model.compile(optimizer="adam")  # No loss argument!
     data = {"inputs": np.random.random((3, 3)), "targets": np.random.random((3, 10))}
     model.fit(data)
+    # what fit trained on is the layer's add_loss term: the first epoch's loss (one batch, taken
+    # before its update) is the added loss of a forward on the same data, and it falls
+    model(data)
+    before = float(model.added_loss())
+    history = model.fit(data, epochs=5, verbose=0)
+    np.testing.assert_allclose(history.history["loss"][0], before, rtol=1e-5, err_msg="fit's loss vs added_loss")
+    assert history.history["loss"][-1] < history.history["loss"][0]
 
 
 def test_logistic_endpoint_loss_value_gradient_and_training_by_hand():
@@ -196,3 +206,96 @@ def test_logistic_endpoint_loss_value_gradient_and_training_by_hand():
             model.backward(None)
             opt.step(model.parameters())
         assert value < first
+
+
+# ---------------------------------------------------------------- multi-input, multi-output models
+def multi_io_model():
+    image_input = keras.Input(shape=(32, 32, 3), name="img_input")
+    timeseries_input = keras.Input(shape=(20, 10), name="ts_input")  # the guide: (None, 10)
+    x1 = layers.Conv2D(3, 3)(image_input)
+    x1 = layers.GlobalMaxPooling2D()(x1)
+    x2 = layers.Reshape((20, 10, 1))(timeseries_input)  # the guide: Conv1D(3, 3), GlobalMaxPooling1D
+    x2 = layers.Conv2D(3, (3, 10))(x2)
+    x2 = layers.GlobalMaxPooling2D()(x2)
+    x = layers.concatenate([x1, x2])
+    score_output = layers.Dense(1, name="score_output")(x)
+    class_output = layers.Dense(5, name="class_output")(x)
+    return keras.Model(inputs=[image_input, timeseries_input], outputs=[score_output, class_output])
+
+
+img_data = GEN.random(size=(100, 32, 32, 3))
+ts_data = GEN.random(size=(100, 20, 10))
+score_targets = GEN.random(size=(100, 1))
+class_targets = GEN.random(size=(100, 5))
+
+
+def test_multi_output_compile_cells_as_the_guide_writes_them():
+    model = multi_io_model()
+    model.compile(optimizer=keras.optimizers.RMSprop(1e-3),
+                  loss=[keras.losses.MeanSquaredError(), keras.losses.CategoricalCrossentropy()])
+    model.compile(optimizer=keras.optimizers.RMSprop(1e-3),
+                  loss=[keras.losses.MeanSquaredError(), keras.losses.CategoricalCrossentropy()],
+                  metrics=[[keras.metrics.MeanSquaredError(), keras.metrics.MeanAbsoluteError()],
+                           [keras.metrics.CategoricalAccuracy()]])
+    history = model.fit([img_data, ts_data], [score_targets, class_targets], batch_size=32, epochs=1, verbose=0)
+    assert set(history.history) == {"loss", "score_output_loss", "class_output_loss",
+                                    "score_output_mean_squared_error", "score_output_mean_absolute_error",
+                                    "class_output_categorical_accuracy"}
+    # the per-output losses are the unweighted ones, and the MSE metric is the MSE loss
+    np.testing.assert_allclose(history.history["loss"][0], history.history["score_output_loss"][0]
+                               + history.history["class_output_loss"][0], rtol=1e-5)
+    np.testing.assert_allclose(history.history["score_output_mean_squared_error"][0],
+                               history.history["score_output_loss"][0], rtol=1e-5)
+
+
+def test_dict_losses_metrics_and_loss_weights_fit_on_dicts():
+    model = multi_io_model()
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(1e-3),
+        loss={"score_output": keras.losses.MeanSquaredError(), "class_output": keras.losses.CategoricalCrossentropy()},
+        metrics={"score_output": [keras.metrics.MeanSquaredError(), keras.metrics.MeanAbsoluteError()],
+                 "class_output": [keras.metrics.CategoricalAccuracy()]},
+        loss_weights={"score_output": 2.0, "class_output": 1.0},
+    )
+    history = model.fit({"img_input": img_data, "ts_input": ts_data},
+                        {"score_output": score_targets, "class_output": class_targets},
+                        batch_size=32, epochs=1, verbose=0)
+    logs = {k: v[0] for k, v in history.history.items()}
+    assert set(logs) == {"loss", "score_output_loss", "class_output_loss", "score_output_mean_squared_error",
+                         "score_output_mean_absolute_error", "class_output_categorical_accuracy"}
+    np.testing.assert_allclose(logs["loss"], 2.0 * logs["score_output_loss"] + logs["class_output_loss"], rtol=1e-5,
+                               err_msg="loss = 2 * score loss + 1 * class loss")
+    # the same model's lists and dicts agree: evaluate on lists equals evaluate on dicts
+    on_lists = model.evaluate([img_data, ts_data], [score_targets, class_targets], verbose=0, return_dict=True)
+    on_dicts = model.evaluate({"img_input": img_data, "ts_input": ts_data},
+                              {"class_output": class_targets, "score_output": score_targets}, verbose=0,
+                              return_dict=True)
+    assert on_lists == on_dicts
+
+
+@pytest.mark.parametrize("loss", ["list", "dict"])
+def test_outputs_without_a_loss_are_not_trained(loss):
+    model = multi_io_model()
+    if loss == "list":  # List loss version
+        model.compile(optimizer=keras.optimizers.RMSprop(1e-3), loss=[None, keras.losses.CategoricalCrossentropy()])
+    else:  # Or dict loss version
+        model.compile(optimizer=keras.optimizers.RMSprop(1e-3),
+                      loss={"class_output": keras.losses.CategoricalCrossentropy()})
+    score_layer, class_layer = model.get_layer("score_output"), model.get_layer("class_output")
+    kernel, class_kernel = score_layer.params["kernel"].copy(), class_layer.params["kernel"].copy()
+    # "lists of NumPy arrays (with 1:1 mapping to the outputs that received a loss function)"
+    history = model.fit([img_data, ts_data], [class_targets], batch_size=32, epochs=1, verbose=0)
+    assert set(history.history) == {"loss"}  # one loss: no per-output loss logs (Keras 3)
+    np.testing.assert_array_equal(score_layer.params["kernel"], kernel, err_msg="the score output has no loss")
+    assert not np.array_equal(class_layer.params["kernel"], class_kernel), "the class output trains"
+
+
+def test_an_output_without_a_loss_keeps_no_gradient_from_an_earlier_compile():
+    model = multi_io_model()
+    model.compile(optimizer="adam", loss=["mse", "categorical_crossentropy"])
+    model.fit([img_data, ts_data], [score_targets, class_targets], batch_size=50, epochs=1, verbose=0)
+    model.compile(optimizer="adam", loss=[None, "categorical_crossentropy"])  # a fresh Adam: zero moments
+    kernel = model.get_layer("score_output").params["kernel"].copy()
+    model.fit([img_data, ts_data], [class_targets], batch_size=50, epochs=1, verbose=0)
+    np.testing.assert_array_equal(model.get_layer("score_output").params["kernel"], kernel,
+                                  err_msg="score_output updated with the gradient of the earlier compile")
