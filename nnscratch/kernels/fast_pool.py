@@ -16,6 +16,10 @@ Tricks, each measured against the readable kernel on the conv net's first poolin
   LeNet, make the per-tap slices short: LeNet b64 step, 1 thread, per-tap 12.2 ms vs 10.4).
 * **Threads.** The batch is split over ``threads.num_threads()`` threads, each with its own
   temporaries (host arrays only; on a GPU the whole batch is one launch per tap).
+* **Chunks.** Each thread pools its images a few at a time (``CHUNK_BYTES`` of output), so
+  that a chunk's taps, running max, masks and argmax stay in the core's cache across the
+  KH*KW passes. Measured on the Keras "Simple MNIST convnet"'s first pooling (128x26x26x32,
+  one thread, best of 20, loaded machine): forward 7.1 -> 3.8 ms, backward 4.6 -> 3.0 ms.
 """
 from __future__ import annotations
 
@@ -26,6 +30,19 @@ from nnscratch.kernels.scratch import scratch
 
 #: Below this many output values per thread, the pooling runs on the calling thread only.
 MIN_PARALLEL = 1 << 15
+#: Bytes of output per chunk that a thread pools at a time (cache-sized).
+CHUNK_BYTES = 1 << 18
+
+
+def _chunked(work, per_image_bytes):
+    """work(a, b) run over [a, b) in chunks of CHUNK_BYTES of output."""
+    step = max(1, CHUNK_BYTES // max(per_image_bytes, 1))
+
+    def run(a, b):
+        for c in range(a, b, step):
+            work(c, min(c + step, b))
+
+    return run
 
 
 def _geometry(x, pool_size, strides, padding):
@@ -66,7 +83,7 @@ def max_pool_forward(x, pool_size, strides, padding):
             xp.multiply(better, argmax.dtype.type(t), out=t_better)
             xp.maximum(ac, t_better, out=ac)
 
-    threads.run_ranges(work, _ranges(x, N, H_out * W_out * C))
+    threads.run_ranges(_chunked(work, H_out * W_out * C * x.itemsize), _ranges(x, N, H_out * W_out * C))
     cache = {"argmax": argmax, "x_pad_shape": x_pad.shape, "pads": pads, "hw": (H, W), "pool_size": (KH, KW),
              "strides": (SH, SW)}
     return y, cache
@@ -93,7 +110,7 @@ def max_pool_backward(dy, cache):
             else:
                 dx_pad[a:b, rows, cols, :] += dyc * (ac == t)
 
-    threads.run_ranges(work, _ranges(dy, N, H_out * W_out * C))
+    threads.run_ranges(_chunked(work, H_out * W_out * C * dy.itemsize), _ranges(dy, N, H_out * W_out * C))
     H, W = cache["hw"]
     return crop_nhwc(dx_pad, cache["pads"], H, W)
 
@@ -150,7 +167,7 @@ def avg_pool_forward(x, pool_size, strides, padding):
         else:
             yc *= inv
 
-    threads.run_ranges(work, _ranges(x, N, H_out * W_out * C))
+    threads.run_ranges(_chunked(work, H_out * W_out * C * x.itemsize), _ranges(x, N, H_out * W_out * C))
     cache = {"count": count, "x_pad_shape": x_pad.shape, "pads": pads, "hw": (H, W), "pool_size": (KH, KW),
              "strides": (SH, SW)}
     return y, cache
@@ -181,6 +198,6 @@ def avg_pool_backward(dy, cache):
             else:
                 dx_pad[a:b, rows, cols, :] += g
 
-    threads.run_ranges(work, _ranges(dy, N, H_out * W_out * C))
+    threads.run_ranges(_chunked(work, H_out * W_out * C * dy.itemsize), _ranges(dy, N, H_out * W_out * C))
     H, W = cache["hw"]
     return crop_nhwc(dx_pad, cache["pads"], H, W)

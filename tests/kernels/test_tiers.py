@@ -159,6 +159,7 @@ def test_fast_tier_chunks_and_threads_give_the_readable_results(monkeypatch, n_t
 
     monkeypatch.setattr(fast_conv, "CHUNK_BYTES", 1)
     monkeypatch.setattr(fast_pool, "MIN_PARALLEL", 1)
+    monkeypatch.setattr(fast_pool, "CHUNK_BYTES", 1)  # one image per pooling chunk
     old = threads.num_threads()
     threads.set_num_threads(n_threads)
     try:
