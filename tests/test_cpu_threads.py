@@ -54,3 +54,17 @@ def test_big_dense_models_keep_blas_threads_and_small_ones_get_one(two_blas_thre
         assert max(blas_threads()) == 2
     with cpu_threads.blas_scope(nn.Sequential([nn.Input((8,)), nn.layers.Dense(4)]), 32):
         assert max(blas_threads()) == 1
+
+
+def test_predict_sub_batches_hold_a_cache_budget_per_kernel_thread():
+    model = conv_model()
+    old = kernels.num_threads()
+    try:
+        kernels.set_num_threads(1)
+        one = cpu_threads.inference_rows(model)
+        kernels.set_num_threads(2)
+        assert cpu_threads.inference_rows(model) == 2 * one
+        assert one == max(32, cpu_threads.INFERENCE_BUDGET // (26 * 26 * 32))
+    finally:
+        kernels.set_num_threads(old)
+    assert cpu_threads.inference_rows(big_mlp()) >= 2 ** 31  # no convolutions: batches run whole

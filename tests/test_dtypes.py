@@ -139,6 +139,7 @@ def test_predict_sub_batches_equal_one_forward_pass(backend, monkeypatch):
     x = np.random.default_rng(2).random((53, 12, 12, 1)).astype(np.float32)
     whole = backend.to_host(model(backend.to_device(x)))
     monkeypatch.setattr(cpu_threads, "INFERENCE_BUDGET", 1)  # forces the 32-row minimum
+    monkeypatch.setattr(cpu_threads.kernels, "num_threads", lambda: 1)  # 32 rows, not 32 per thread
     for batch in (53, 40, 7, 100):
         np.testing.assert_allclose(model.predict(x, batch_size=batch), whole, rtol=1e-5, atol=1e-7)
 

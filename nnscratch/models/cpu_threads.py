@@ -92,8 +92,9 @@ def blas_scope(model, rows):
         return contextlib.nullcontext()
     return controller.limit(limits=1, user_api="blas")
 
-#: Inference works on at most this many floats of per-layer data at a time (1 MiB of float32).
-INFERENCE_BUDGET = 2 ** 18
+#: Inference works on at most this many floats of per-layer data per kernel thread at a time
+#: (2 MiB of float32).
+INFERENCE_BUDGET = 2 ** 19
 
 def inference_rows(model):
     """How many samples predict() pushes through the layers at once (performance only).
@@ -102,7 +103,12 @@ def inference_rows(model):
     sub-batches with the same results; sub-batches whose intermediate arrays (im2col matrix,
     activations) fit in the CPU caches run ~35% faster on LeNet (batch 1000 vs 32: 444 -> 300
     ms per 10,000 images, 1 thread) and use less memory. Rule: the largest per-sample array
-    of any layer, times the rows, stays under INFERENCE_BUDGET floats, and at least 32 rows.
+    of any layer, times the rows, stays under INFERENCE_BUDGET floats, at least 32 rows, times
+    the fast tier's threads (``kernels.num_threads()``), which split each sub-batch among them.
+    With 1 MiB per sub-batch and 2 threads, each layer call handed ~20 images to each thread
+    and the hand-offs dominated (10,000 images, batch 1000, 2 threads, min of 6 in one process:
+    LeNet 0.530 s at 1 MiB per sub-batch, 0.449 at 2 MiB, 0.422 at 4 MiB (this rule), 0.456 at
+    8 MiB; the Simple MNIST convnet 1.83 / 1.49 / 1.29 s at 1 / 2 / 4 MiB).
     Models without convolutions run their batches whole: their largest arrays are the
     activations, and splitting a 1000-row MLP batch into 334-row pieces made predict 1.7x
     slower (25.9 -> 14.8 ms per 10,000 images when whole, quiet 2-core machine)."""
@@ -124,4 +130,4 @@ def inference_rows(model):
                 for d in shape[1:]:
                     size *= d or 1
                 per_sample = max(per_sample, size * KH * KW * C_in // F)  # the im2col matrix
-    return max(32, INFERENCE_BUDGET // per_sample)
+    return max(32, INFERENCE_BUDGET // per_sample) * kernels.num_threads()
