@@ -8,9 +8,10 @@ reused memory (``scratch``) only holds values that die inside one call.
 """
 from __future__ import annotations
 
+from nnscratch.kernels.fast_adam import adam_update
 from nnscratch.kernels.fast_conv import conv2d_backward, conv2d_forward
 from nnscratch.kernels.fast_pool import avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward
 
 #: name -> kernel, looked up by nnscratch.kernels.get
 KERNELS = {f.__name__: f for f in (conv2d_forward, conv2d_backward, max_pool_forward, max_pool_backward,
-                                   avg_pool_forward, avg_pool_backward)}
+                                   avg_pool_forward, avg_pool_backward, adam_update)}

@@ -1,8 +1,33 @@
 """Adam and Adamax, Keras's forms (bias correction folded into the step size)."""
 from __future__ import annotations
 
-from nnscratch import backend
+from nnscratch import backend, kernels
 from nnscratch.optimizers.base import Optimizer
+
+
+def adam_update(param, grad, m, v, vhat, c1, c2, alpha, eps, s1, s2):
+    """One Adam update in place, in Keras's order of operations (c1 = 1 - b1, c2 = 1 - b2):
+        m += (g - m) * c1;  v += (g*g - v) * c2;  amsgrad: vhat = max(vhat, v), used as v
+        w -= alpha * m / (sqrt(v) + eps)
+    written with out= into two scratch arrays s1, s2, so that a step allocates nothing.
+    Returns True (the update is done; the fast tier's version may decline with False)."""
+    xp = backend.get_array_module(param)
+    xp.subtract(grad, m, out=s1)
+    s1 *= c1
+    m += s1  # m += (g - m) * (1 - b1)
+    xp.multiply(grad, grad, out=s1)
+    s1 -= v
+    s1 *= c2
+    v += s1  # v += (g^2 - v) * (1 - b2)
+    if vhat is not None:
+        xp.maximum(vhat, v, out=vhat)
+        v = vhat
+    xp.multiply(m, alpha, out=s2)  # alpha * m
+    xp.sqrt(v, out=s1)
+    s1 += eps  # Keras: eps outside the sqrt, unscaled
+    s2 /= s1
+    param -= s2
+    return True
 
 
 class Adam(Optimizer):
@@ -28,32 +53,17 @@ class Adam(Optimizer):
         self.slot_names = ("momentum", "velocity") + (("velocity_hat",) if self.amsgrad else ())
 
     def update_step(self, param, grad, state, lr):
-        xp = backend.get_array_module(param)
         t = self._t()
         b1, b2 = self._f(self.beta_1, param), self._f(self.beta_2, param)
         alpha = self._f(lr, param) * (1 - b2 ** t) ** 0.5 / (1 - b1 ** t)  # float32 scalar math, as Keras
         m, v = state["momentum"], state["velocity"]
-        # The update below, written with out= into two reused scratch arrays so that a step
-        # allocates nothing (same operations in the same order, so the same float32 results):
-        #   m += (g - m) * (1 - b1);  v += (g*g - v) * (1 - b2)
-        #   w -= alpha * m / (sqrt(v) + eps)
+        vhat = state["velocity_hat"] if self.amsgrad else None
         s1, s2 = self.scratch(param, 2)
-        xp.subtract(grad, m, out=s1)
-        s1 *= 1 - b1
-        m += s1
-        xp.multiply(grad, grad, out=s1)
-        s1 -= v
-        s1 *= 1 - b2
-        v += s1
-        if self.amsgrad:
-            vhat = state["velocity_hat"]
-            xp.maximum(vhat, v, out=vhat)
-            v = vhat
-        xp.multiply(m, alpha, out=s2)  # alpha * m
-        xp.sqrt(v, out=s1)
-        s1 += self.epsilon  # Keras: eps outside the sqrt, unscaled
-        s2 /= s1
-        param -= s2
+        eps = self._f(self.epsilon, param)
+        # the kernel tier's update (nn.kernels): 'fast' is one compiled pass when Numba is
+        # installed and declines (returns False) what it does not handle; this file's is the math
+        if not kernels.get(adam_update)(param, grad, m, v, vhat, 1 - b1, 1 - b2, alpha, eps, s1, s2):
+            adam_update(param, grad, m, v, vhat, 1 - b1, 1 - b2, alpha, eps, s1, s2)
 
     def get_config(self):
         cfg = super().get_config()
