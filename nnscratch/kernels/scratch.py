@@ -45,7 +45,7 @@ def scratch(xp, shape, dtype, slot=0):
     pool = getattr(_local, "pool", None)
     if pool is None:
         pool = _local.pool = {}
-    key = (id(xp), str(dtype), slot)
+    key = (id(xp), getattr(dtype, "char", dtype), slot)  # not str(dtype): 10 us a call, 3% of a conv-net step
     flat = pool.get(key)
     if flat is None or flat.size < n or backend.get_array_module(flat) is not xp:
         flat = pool[key] = xp.empty(max(n, 1), dtype=dtype)
