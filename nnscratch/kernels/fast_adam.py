@@ -45,14 +45,17 @@ def _compiled():
 
 def adam_update(param, grad, m, v, vhat, c1, c2, alpha, eps, s1, s2):
     """``optimizers.adam.adam_update`` in one pass; False (not done) where it does not apply."""
-    arrays = (param, grad, m, v)
-    if (vhat is not None or any(backend.is_device_array(a) for a in arrays)
-            or any(a.dtype != param.dtype or a.shape != param.shape or not a.flags.c_contiguous for a in arrays)
-            or param.dtype.kind != "f" or not param.flags.writeable):
+    if vhat is not None or backend.is_device_array(param):
+        return False
+    shape, dtype = param.shape, param.dtype
+    for a in (param, grad, m, v):
+        if a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous:
+            return False
+    if dtype.kind != "f" or not param.flags.writeable:
         return False
     kernel = _compiled()
     if kernel is None:
         return False
-    dt = param.dtype.type
-    kernel(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1), dt(c1), dt(c2), dt(alpha), dt(eps))
+    t = dtype.type
+    kernel(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1), t(c1), t(c2), t(alpha), t(eps))
     return True

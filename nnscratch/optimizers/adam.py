@@ -52,18 +52,27 @@ class Adam(Optimizer):
         self.beta_1, self.beta_2, self.epsilon, self.amsgrad = float(beta_1), float(beta_2), float(epsilon), bool(amsgrad)
         self.slot_names = ("momentum", "velocity") + (("velocity_hat",) if self.amsgrad else ())
 
+    def coefficients(self, lr, like):
+        """(1 - b1, 1 - b2, alpha, eps) of this step in ``like``'s dtype (float32 scalar math, as
+        Keras): alpha = lr * sqrt(1 - b2^t) / (1 - b1^t). The same for every parameter of one
+        dtype in a step, so computed once per step and dtype (speed only)."""
+        key = (self.iterations, like.dtype.char, lr, self.beta_1, self.beta_2, self.epsilon)
+        if getattr(self, "_coeff_key", None) != key:
+            t = self._t()
+            b1, b2 = self._f(self.beta_1, like), self._f(self.beta_2, like)
+            alpha = self._f(lr, like) * (1 - b2 ** t) ** 0.5 / (1 - b1 ** t)
+            self._coeff_key, self._coeff = key, (1 - b1, 1 - b2, alpha, self._f(self.epsilon, like))
+        return self._coeff
+
     def update_step(self, param, grad, state, lr):
-        t = self._t()
-        b1, b2 = self._f(self.beta_1, param), self._f(self.beta_2, param)
-        alpha = self._f(lr, param) * (1 - b2 ** t) ** 0.5 / (1 - b1 ** t)  # float32 scalar math, as Keras
+        c1, c2, alpha, eps = self.coefficients(lr, param)
         m, v = state["momentum"], state["velocity"]
         vhat = state["velocity_hat"] if self.amsgrad else None
         s1, s2 = self.scratch(param, 2)
-        eps = self._f(self.epsilon, param)
         # the kernel tier's update (nn.kernels): 'fast' is one compiled pass when Numba is
         # installed and declines (returns False) what it does not handle; this file's is the math
-        if not kernels.get(adam_update)(param, grad, m, v, vhat, 1 - b1, 1 - b2, alpha, eps, s1, s2):
-            adam_update(param, grad, m, v, vhat, 1 - b1, 1 - b2, alpha, eps, s1, s2)
+        if not kernels.get(adam_update)(param, grad, m, v, vhat, c1, c2, alpha, eps, s1, s2):
+            adam_update(param, grad, m, v, vhat, c1, c2, alpha, eps, s1, s2)
 
     def get_config(self):
         cfg = super().get_config()
