@@ -179,7 +179,9 @@ class Trainer:
                 if self._interrupted or self.stop_reason:
                     break  # no validation and no on_epoch_end for a partial epoch
                 if val_source is not None and (epoch + 1) % validation_freq == 0:
-                    val = self._evaluate_source(val_source, metric_fns)
+                    cbs.on_test_begin({})  # validation runs the test hooks too, as in Keras
+                    val = self._evaluate_source(val_source, metric_fns, cbs)
+                    cbs.on_test_end(dict(val))
                     logs.update({f"val_{k}": v for k, v in val.items()})
                 if verbose == 2 or (verbose == 1 and val_source is not None):
                     print(f"Epoch {epoch + 1}/{epochs} - " + _summary(logs))

@@ -1,15 +1,17 @@
 """Keras guide "Training & evaluation with the built-in methods" (keras-io
 guides/training_with_built_in_methods.py, fchollet): the parts about models, custom losses and
-add_loss, cell by cell (the data, metric and callback parts are the kerasapi branch's).
+metrics, add_loss and several inputs and outputs, cell by cell.
 
 Written for nnscratch from the guide's cells (``import nnscratch as keras``, ``from nnscratch
 import layers, ops``; the guide's code itself is not copied). MNIST -> random arrays of its shape.
 Kept: the end-to-end functional model (fit with validation_data, history, evaluate, predict), the
 string-shortcut compile, custom loss functions and a Loss subclass with call(), add_loss from a
 custom layer, the LogisticEndpoint model, validation_split.
-Left out here: metric classes and the custom Metric (kerasapi's metrics package), add_metric
-(gone in Keras 3), model.add_loss on symbolic tensors, tf.data/Sequence/sample and class weights
-(kerasapi's data adapters), the multi-output model's tf.data cells.
+Kept too: the custom Metric (CategoricalTruePositives with add_variable, update_state, result,
+reset_state), checked against the guide's own count on the predictions.
+Left out here: add_metric (gone in Keras 3), model.add_loss on symbolic tensors, the tf.data
+cells (no tf.data; generators and PyDataset are tested in tests/test_data.py), the sample and
+class weight cells (tested in tests/test_data.py and the parity suite).
 Kept from "Passing data to multi-input, multi-output models": the image + time-series model
 with its list losses, list-of-lists metrics, dict losses and metrics, loss_weights, the outputs
 without a loss (list and dict versions), fit on lists and on dicts. Two substitutions, both
@@ -299,3 +301,42 @@ def test_an_output_without_a_loss_keeps_no_gradient_from_an_earlier_compile():
     model.fit([img_data, ts_data], [class_targets], batch_size=50, epochs=1, verbose=0)
     np.testing.assert_array_equal(model.get_layer("score_output").params["kernel"], kernel,
                                   err_msg="score_output updated with the gradient of the earlier compile")
+
+
+class CategoricalTruePositives(keras.metrics.Metric):
+    """The guide's custom metric, as it writes it (y_pred's argmax reshaped to (-1, 1) against
+    y_true of shape (N,): the comparison broadcasts to (N, N), in Keras as here)."""
+
+    def __init__(self, name="categorical_true_positives", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.true_positives = self.add_variable(shape=(), name="ctp", initializer="zeros")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_pred = ops.reshape(ops.argmax(y_pred, axis=1), (-1, 1))
+        values = ops.cast(y_true, "int32") == ops.cast(y_pred, "int32")
+        values = ops.cast(values, "float32")
+        if sample_weight is not None:
+            sample_weight = ops.cast(sample_weight, "float32")
+            values = ops.multiply(values, sample_weight)
+        self.true_positives.assign_add(ops.sum(values))
+
+    def result(self):
+        return self.true_positives
+
+    def reset_state(self):
+        self.true_positives.assign(0.0)
+
+
+def test_custom_metric_as_the_guide_writes_it():
+    model = get_uncompiled_model()
+    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(), metrics=[CategoricalTruePositives()])
+    history = model.fit(x_train, y_train, batch_size=64, epochs=3, verbose=0)
+    assert set(history.history) == {"loss", "categorical_true_positives"}
+    assert all(np.isfinite(v) and v >= 0 for v in history.history["categorical_true_positives"])
+    # evaluate in one batch: the metric equals the guide's broadcast count on the predictions
+    _, ctp = model.evaluate(x_test, y_test, batch_size=64, verbose=0)
+    predicted = model.predict(x_test, verbose=0).argmax(axis=1)
+    expected = float((y_test.astype("int32")[None, :] == predicted[:, None]).sum())
+    assert ctp == pytest.approx(expected)
+    assert expected > 0

@@ -9,9 +9,8 @@ set_weights / stop_training), the learning-rate scheduler through self.model.opt
 Changed: tf.keras.backend.get_value/set_value -> reading and assigning
 ``self.model.optimizer.learning_rate`` (no TF variables); ``steps_per_epoch=5`` -> batch_size=200
 (5 steps) because steps_per_epoch with arrays is the kerasapi branch's.
-Left out: CustomCallback, which prints ``logs.keys()`` in every hook including the begin hooks and
-evaluate/predict hooks, where nnscratch's main still passes ``logs=None`` (the kerasapi branch
-makes every hook receive a dict, with tests of its own).
+Kept too: CustomCallback, which reads ``logs.keys()`` in every hook of fit, evaluate and predict
+(recorded instead of printed, and checked against Keras 3's keys).
 """
 import numpy as np
 
@@ -118,3 +117,81 @@ def test_learning_rate_scheduling_through_self_model():
               callbacks=[LossAndErrorPrintingCallback(), scheduler])
     assert scheduler.seen[:4] == [0.1, 0.1, 0.1, 0.05] and scheduler.seen[12:] == [0.001] * 3
     assert float(model.optimizer.learning_rate) == 0.001
+
+
+class CustomCallback(keras.callbacks.Callback):
+    """The guide's CustomCallback: every hook reads ``logs.keys()`` (here recorded, not printed)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def _record(self, hook, logs):
+        self.seen.append((hook, sorted(logs.keys())))
+
+    def on_train_begin(self, logs=None):
+        self._record("train_begin", logs)
+
+    def on_train_end(self, logs=None):
+        self._record("train_end", logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._record("epoch_begin", logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._record("epoch_end", logs)
+
+    def on_test_begin(self, logs=None):
+        self._record("test_begin", logs)
+
+    def on_test_end(self, logs=None):
+        self._record("test_end", logs)
+
+    def on_predict_begin(self, logs=None):
+        self._record("predict_begin", logs)
+
+    def on_predict_end(self, logs=None):
+        self._record("predict_end", logs)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._record("train_batch_begin", logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._record("train_batch_end", logs)
+
+    def on_test_batch_begin(self, batch, logs=None):
+        self._record("test_batch_begin", logs)
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._record("test_batch_end", logs)
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        self._record("predict_batch_begin", logs)
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self._record("predict_batch_end", logs)
+
+
+def test_custom_callback_reads_logs_keys_in_every_hook():
+    """The guide's fit(validation_split=0.5) / evaluate / predict with CustomCallback: every hook
+    gets a dict, with Keras 3's keys (empty at the begin hooks; checked against Keras 3.15 by
+    hand: the same keys at every hook)."""
+    model = get_model()
+    fit_cb, eval_cb, pred_cb = CustomCallback(), CustomCallback(), CustomCallback()
+    model.fit(x_train[:1000], y_train[:1000], batch_size=128, epochs=1, verbose=0, validation_split=0.5,
+              callbacks=[fit_cb])
+    model.evaluate(x_train[:1000], y_train[:1000], batch_size=128, verbose=0, callbacks=[eval_cb])
+    model.predict(x_train[:1000], batch_size=128, verbose=0, callbacks=[pred_cb])
+    metrics = ["loss", "mean_absolute_error"]
+    seen = dict(fit_cb.seen)
+    assert seen["train_begin"] == [] and seen["epoch_begin"] == [] and seen["train_batch_begin"] == []
+    assert seen["train_batch_end"] == metrics
+    assert seen["epoch_end"] == metrics + ["val_loss", "val_mean_absolute_error"]
+    assert seen["train_end"] == metrics + ["val_loss", "val_mean_absolute_error"]
+    assert [h for h, _ in fit_cb.seen].count("train_batch_end") == 4  # 500 samples, batch 128
+    assert seen["test_begin"] == [] and seen["test_batch_end"] == metrics and seen["test_end"] == metrics  # validation
+    assert dict(eval_cb.seen) == {"test_begin": [], "test_batch_begin": [], "test_batch_end": metrics,
+                                  "test_end": metrics}
+    assert dict(pred_cb.seen) == {"predict_begin": [], "predict_batch_begin": [],
+                                  "predict_batch_end": ["outputs"], "predict_end": []}
+    assert [h for h, _ in pred_cb.seen].count("predict_batch_end") == 8  # 1000 samples, batch 128
