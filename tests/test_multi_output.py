@@ -52,7 +52,7 @@ def test_weighted_total_loss_gradient_matches_finite_differences(tail):
         _, flags = model.compute_loss(y_pred, yd, swd)
         model.backward(model._output_losses.gradients(), from_logits=flags)
         for key, param, grad in model.parameters():
-            analytic = grad.copy()
+            analytic = backend.to_host(grad).copy()
             _, numeric = numerical_gradient(total, param)
             err = rel_error(analytic.reshape(-1), numeric)
             assert err < 1e-7, f"{key}: rel error {err:.2e} between backward and finite differences"
