@@ -1,17 +1,19 @@
-"""nnscratch.kernels: the three tiers of convolution and pooling kernels, and the one switch.
+"""nnscratch.kernels: the tiers of the convolution, pooling and Adam kernels, and the one switch.
 
 * **readable**: the vectorized kernels a student reads, in the layer files themselves
   (``conv2d_forward`` in ``layers/conv.py``, ``max_pool_forward`` in ``layers/pooling.py``,
-  im2col/col2im in ``layers/im2col.py``): one line per formula, no buffers kept.
-* **fast** (``kernels/fast*.py``): the same kernels with the speed tricks (thread pool, other
-  loop orders, reused scratch memory, ...); each trick's docstring gives the measurement that
-  earned it, and ``tests/kernels/`` compares this tier with the other two.
+  im2col/col2im in ``layers/im2col.py``, ``adam_update`` in ``optimizers/adam.py``): one line
+  per formula, no buffers kept.
+* **fast** (``kernels/fast*.py``): the same kernels with the speed tricks (thread pool, strided
+  im2col, fused activations, the correlation form of dx, chunked pooling, reused scratch memory,
+  a Numba-compiled Adam update, ...); each trick's docstring gives the measurement that earned
+  it, and ``tests/kernels/`` compares this tier with the other two.
 * **reference** (``kernels/reference.py``): plain loops, one index per ``for``.
 
 Every tier has the same functions with the same signatures. A layer asks the dispatcher for
 the current tier's version of its readable kernel::
 
-    z, cache = kernels.get(conv2d_forward, self.kernel_tier)(x, kernel, bias, ...)
+    y, cache = kernels.get(conv2d_forward, self.kernel_tier)(x, kernel, bias, ..., activation)
 
 ``get`` returns the function of the same name in the chosen tier, or the readable function
 itself (so under ``set_tier('readable')`` a breakpoint in ``conv2d_forward`` is hit directly).

@@ -16,7 +16,8 @@ batch 64), keeps it for backward, and runs im2col, col2im and the bias on one co
 4. **Fused activation.** Bias and activation are applied to each chunk's product while it is
    still in cache, ReLU in place (``maximum(z, 0, out=z)``), and backward multiplies each
    chunk's dy by f'(z) just before its products: one pass over the output fewer each way and
-   no activation-sized temporaries (measured in benchmarks/README.md).
+   no activation-sized temporaries. With the strided im2col, LeNet predict (10,000 images,
+   batch 1000, 2 threads) went from 0.56-0.98 s to 0.32-0.44 s.
 
 The cache holds the layer's input x (a reference) and the geometry, never scratch memory.
 
