@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnscratch import cli
+from nnscratch import backend, cli
 from nnscratch.bench import command, data as data_mod, engines, report, runner
 from nnscratch.bench.workloads import BY_NAME, MODELS, ONE_HOT, epoch_flops, epoch_plan, flops, gemms
 
@@ -314,3 +314,16 @@ def test_the_wheel_ships_the_suite_and_the_bench_extra_has_the_peers():
     extra = " ".join(cfg["project"]["optional-dependencies"]["bench"])
     assert "torch==" in extra and "tensorflow" in extra
     assert cfg["project"]["scripts"]["nnscratch"] == "nnscratch.cli:main"
+
+
+def test_micro_profiler_runs_on_the_current_api():
+    """`python -m benchmarks micro` broke silently once when the Model API moved; this runs its
+    per-layer profile of the MLP and checks the rows add up to a real step."""
+    if backend.current() != "numpy":
+        pytest.skip("the micro profiler times the NumPy backend (host arrays)")
+    micro = pytest.importorskip("benchmarks.micro")
+    result = micro.profile_model("mlp")
+    assert [r["layer"].split()[0] for r in result["layers"]] == ["Dense", "Dense"]
+    assert all(r["fwd_ms"] > 0 and r["bwd_ms"] > 0 for r in result["layers"])
+    assert result["train_step_ms"] > 0 and result["adam_ms"] > 0
+    assert "one train_step" in micro.markdown([result])
