@@ -35,7 +35,7 @@ import contextlib
 from nnscratch import backend
 from nnscratch.activations import ReLU
 from nnscratch.kernels import fast_im2col as f2c
-from nnscratch.kernels import threads
+from nnscratch.kernels import fast_loops, jit, threads
 from nnscratch.kernels.geometry import conv_output_length, padding_amounts
 from nnscratch.kernels.scratch import scratch
 
@@ -45,6 +45,9 @@ CHUNK_BYTES = 1 << 20
 #: each call) instead of being rebuilt there: for LeNet's small layers rebuilding cost more
 #: than keeping (LeNet b64 step, 1 thread, CPU: 8.7 ms rebuilding, see the README table).
 KEEP_COL_BYTES = 1 << 23
+#: The compiled weight gradient (``fast_loops.conv_weight_grad``) runs for one input channel
+#: from this many filters on (it won at 32 filters, lost at 6: see ``fast_loops``).
+LOOP_WEIGHT_GRAD_MIN_FILTERS = 16
 
 
 def rotated_kernel(kernel):
@@ -133,10 +136,47 @@ def conv2d_forward(x, kernel, bias, strides, padding, dilation_rate, activation=
     return z, cache
 
 
+def _loop_weight_grad(dy, cache, kernel):
+    """(None, dW, db) by the compiled loop (``fast_loops.conv_weight_grad``), with relu'(z) * dy
+    formed inside it: for one input channel, no dx wanted, from LOOP_WEIGHT_GRAD_MIN_FILTERS
+    filters, activation None or ReLU; else None (the im2col path runs)."""
+    f, x = cache["activation"], cache["x"]
+    KH, KW, C, F = kernel.shape
+    if C != 1 or F < LOOP_WEIGHT_GRAD_MIN_FILTERS or (f is not None and type(f) is not ReLU):
+        return None
+    if backend.is_device_array(dy) or dy.dtype != x.dtype or dy.dtype.kind != "f":
+        return None
+    loop = jit.compiled(fast_loops.conv_weight_grad)
+    if loop is None:
+        return None
+    xp = backend.get_array_module(dy)
+    dy, y = xp.ascontiguousarray(dy), cache["y"]
+    (SH, SW), (DH, DW) = cache["strides"], cache["dilation_rate"]
+    relu = f is not None
+
+    def work(a, b):
+        dW = xp.zeros((KH, KW, C, F), dtype=dy.dtype)
+        db = xp.zeros(F, dtype=dy.dtype)
+        x_pad = xp.ascontiguousarray(f2c.pad_chunk(x[a:b], cache["pads"], "conv-pad"))
+        loop(x_pad, dy[a:b], y[a:b], dW, db, SH, SW, DH, DW, relu)
+        return dW, db
+
+    parts = threads.run_ranges(work, threads.split(x.shape[0], threads.num_threads()))
+    dW, db = parts[0]
+    for pdW, pdb in parts[1:]:
+        dW += pdW
+        db += pdb
+    return None, dW, db
+
+
 def conv2d_backward(dy, cache, kernel, need_input_grad=True):
     """The readable conv2d_backward, chunked and threaded: each thread forms its chunks'
     dz = f'(z) * dy and sums col^T @ dz and dz into its own partial dW, db; dx is written
     chunk by chunk."""
+    if not need_input_grad and "x" in cache:
+        done = _loop_weight_grad(dy, cache, kernel)
+        if done is not None:
+            return done
     if "col2d" in cache:  # made by conv2d_forward_whole (device arrays, small layers)
         return f2c.conv2d_backward_whole(dy, cache, kernel, need_input_grad)
     xp = backend.get_array_module(dy)

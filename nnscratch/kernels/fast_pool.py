@@ -20,11 +20,14 @@ Tricks, each measured against the readable kernel on the conv net's first poolin
   that a chunk's taps, running max, masks and argmax stay in the core's cache across the
   KH*KW passes. Measured on the Keras "Simple MNIST convnet"'s first pooling (128x26x26x32,
   one thread, best of 20, loaded machine): forward 7.1 -> 3.8 ms, backward 4.6 -> 3.0 ms.
+* **Compiled loops** (``fast_loops``, when Numba is installed): 2x2 windows forward, and the
+  backward of non-overlapping windows, one pass each: the same pooling, 2 threads, forward
+  2.5 -> 0.43 ms, backward 1.8 -> 0.85 ms. The NumPy code above runs for everything else.
 """
 from __future__ import annotations
 
 from nnscratch import backend
-from nnscratch.kernels import threads
+from nnscratch.kernels import fast_loops, jit, threads
 from nnscratch.kernels.geometry import conv_output_length, crop_nhwc, pad_nhwc, padding_amounts, tap_slice
 from nnscratch.kernels.scratch import scratch
 
@@ -60,6 +63,21 @@ def _ranges(x, N, per_image):
     return threads.split(N, parts)
 
 
+def _loop(fn, *arrays):
+    """``fn`` compiled (``jit.compiled``) when every array is a host float array of one dtype,
+    else None (the NumPy code runs)."""
+    if backend.is_device_array(arrays[0]) or arrays[0].dtype.kind != "f":
+        return None
+    if any(a.dtype != arrays[0].dtype for a in arrays[1:]):
+        return None
+    return jit.compiled(fn)
+
+
+def _run_loop(loop, per_batch, rest, N, per_image):
+    """loop(*(each per-batch array's images lo:hi), *rest) over the thread ranges of the batch."""
+    threads.run_ranges(lambda a, b: loop(*(t[a:b] for t in per_batch), *rest), _ranges(per_batch[0], N, per_image))
+
+
 def max_pool_forward(x, pool_size, strides, padding):
     """The readable max_pool_forward with a running max and an arithmetic, compact argmax."""
     xp = backend.get_array_module(x)
@@ -67,6 +85,10 @@ def max_pool_forward(x, pool_size, strides, padding):
     x_pad = pad_nhwc(x, pads, value=-float("inf"))
     y = xp.empty((N, H_out, W_out, C), dtype=x.dtype)
     argmax = xp.zeros((N, H_out, W_out, C), dtype="uint8" if KH * KW <= 256 else "int16")
+    loop = _loop(fast_loops.max_pool2x2_forward, x) if (KH, KW) == (2, 2) else None
+    if loop is not None:
+        _run_loop(loop, (xp.ascontiguousarray(x_pad), y, argmax), (SH, SW), N, H_out * W_out * C)
+        return y, _max_cache(argmax, x_pad, pads, H, W, KH, KW, SH, SW)
 
     def work(a, b):
         yc, ac = y[a:b], argmax[a:b]
@@ -84,9 +106,12 @@ def max_pool_forward(x, pool_size, strides, padding):
             xp.maximum(ac, t_better, out=ac)
 
     threads.run_ranges(_chunked(work, H_out * W_out * C * x.itemsize), _ranges(x, N, H_out * W_out * C))
-    cache = {"argmax": argmax, "x_pad_shape": x_pad.shape, "pads": pads, "hw": (H, W), "pool_size": (KH, KW),
-             "strides": (SH, SW)}
-    return y, cache
+    return y, _max_cache(argmax, x_pad, pads, H, W, KH, KW, SH, SW)
+
+
+def _max_cache(argmax, x_pad, pads, H, W, KH, KW, SH, SW):
+    return {"argmax": argmax, "x_pad_shape": x_pad.shape, "pads": pads, "hw": (H, W), "pool_size": (KH, KW),
+            "strides": (SH, SW)}
 
 
 def max_pool_backward(dy, cache):
@@ -99,6 +124,11 @@ def max_pool_backward(dy, cache):
     tiles = (KH, KW) == (SH, SW)
     covered = tiles and (H_out * KH, W_out * KW) == (Hp, Wp)
     dx_pad = (xp.empty if covered else xp.zeros)(cache["x_pad_shape"], dtype=dy.dtype)
+    loop = _loop(fast_loops.max_pool_tiles_backward, dy) if tiles else None
+    if loop is not None:
+        _run_loop(loop, (xp.ascontiguousarray(dy), argmax, dx_pad), (KH, KW), N, H_out * W_out * C)
+        H, W = cache["hw"]
+        return crop_nhwc(dx_pad, cache["pads"], H, W)
 
     def work(a, b):
         dyc, ac = dy[a:b], argmax[a:b]
@@ -142,6 +172,12 @@ def avg_pool_forward(x, pool_size, strides, padding):
     x_pad = pad_nhwc(x, pads, value=0.0)
     count = _window_counts(xp, x.dtype, H, W, pads, KH, KW, SH, SW, H_out, W_out)
     y = xp.empty((N, H_out, W_out, C), dtype=x.dtype)
+    cache = {"count": count, "x_pad_shape": x_pad.shape, "pads": pads, "hw": (H, W), "pool_size": (KH, KW),
+             "strides": (SH, SW)}
+    loop = _loop(fast_loops.avg_pool2x2_forward, x, count) if (KH, KW) == (2, 2) else None
+    if loop is not None:
+        _run_loop(loop, (xp.ascontiguousarray(x_pad), y), (count[0, :, :, 0], SH, SW), N, H_out * W_out * C)
+        return y, cache
     inv = 1.0 / count if padding == "same" else None
 
     def work(a, b):
@@ -168,8 +204,6 @@ def avg_pool_forward(x, pool_size, strides, padding):
             yc *= inv
 
     threads.run_ranges(_chunked(work, H_out * W_out * C * x.itemsize), _ranges(x, N, H_out * W_out * C))
-    cache = {"count": count, "x_pad_shape": x_pad.shape, "pads": pads, "hw": (H, W), "pool_size": (KH, KW),
-             "strides": (SH, SW)}
     return y, cache
 
 
@@ -183,6 +217,11 @@ def avg_pool_backward(dy, cache):
     covered = tiles and (H_out * KH, W_out * KW) == (Hp, Wp)
     dx_pad = (xp.empty if covered else xp.zeros)(cache["x_pad_shape"], dtype=dy.dtype)
     count = cache["count"]
+    loop = _loop(fast_loops.avg_pool_tiles_backward, dy, count) if tiles else None
+    if loop is not None:
+        _run_loop(loop, (xp.ascontiguousarray(dy), dx_pad), (count[0, :, :, 0], KH, KW), N, H_out * W_out * C)
+        H, W = cache["hw"]
+        return crop_nhwc(dx_pad, cache["pads"], H, W)
 
     def work(a, b):
         g = xp.divide(dy[a:b], count, out=scratch(xp, dy[a:b].shape, dy.dtype, slot="avg-g"))

@@ -1,0 +1,132 @@
+"""Fast tier: loop kernels that Numba compiles (``jit.compiled``), for the passes where NumPy's
+one-operation-per-pass costs most: 2x2 pooling and the weight gradient of a one-channel conv.
+
+Each is the plain loop of the readable kernel's formula over one range of the batch, written
+so that LLVM vectorises the innermost loop over channels (contiguous in NHWC). The callers in
+``fast_pool`` and ``fast_conv`` split the batch over the kernel pool's threads and fall back
+to their NumPy code when Numba is absent; ``tests/kernels/`` runs both against the readable
+tier. Measured, 2 threads, medians of 15 calls, the Keras "Simple MNIST convnet" at batch 128:
+
+* 2x2 max pooling forward, 128x26x26x32: 2.5 ms (NumPy: a running max and argmax, one pass
+  per tap) -> 0.43 ms. All four taps are read once and the window's max and argmax written
+  once. (A loop over any KH x KW stored the running max every tap and was 2x slower than NumPy.)
+* non-overlapping pooling backward: 1.8 -> 0.85 ms; dx written once, row by row.
+* dW, db of the first conv (one input channel, 32 filters, ReLU): 5.2 -> 3.1 ms, with
+  relu'(z) * dy formed on the fly instead of as an output-sized array. With 6 filters (LeNet)
+  it lost (1.1 -> 1.6 ms): the loop over filters is too short to vectorise.
+"""
+from __future__ import annotations
+
+
+def max_pool2x2_forward(x_pad, y, argmax, SH, SW):
+    """y[b, i, j, c] = max of x_pad[b, SH*i + (0|1), SW*j + (0|1), c]; argmax = its tap
+    t = 2*di + dj, the first on ties (strict >, as the readable kernel)."""
+    n, H_out, W_out, C = y.shape
+    for b in range(n):
+        for i in range(H_out):
+            for j in range(W_out):
+                x0 = x_pad[b, SH * i, SW * j]
+                x1 = x_pad[b, SH * i, SW * j + 1]
+                x2 = x_pad[b, SH * i + 1, SW * j]
+                x3 = x_pad[b, SH * i + 1, SW * j + 1]
+                yr = y[b, i, j]
+                ar = argmax[b, i, j]
+                for c in range(C):
+                    m = x0[c]
+                    t = 0
+                    if x1[c] > m:
+                        m = x1[c]
+                        t = 1
+                    if x2[c] > m:
+                        m = x2[c]
+                        t = 2
+                    if x3[c] > m:
+                        m = x3[c]
+                        t = 3
+                    yr[c] = m
+                    ar[c] = t
+
+
+def avg_pool2x2_forward(x_pad, y, count, SH, SW):
+    """y[b, i, j, c] = (sum of the window's four cells of x_pad) / count[i, j] (padding is 0)."""
+    n, H_out, W_out, C = y.shape
+    for b in range(n):
+        for i in range(H_out):
+            for j in range(W_out):
+                x0 = x_pad[b, SH * i, SW * j]
+                x1 = x_pad[b, SH * i, SW * j + 1]
+                x2 = x_pad[b, SH * i + 1, SW * j]
+                x3 = x_pad[b, SH * i + 1, SW * j + 1]
+                yr = y[b, i, j]
+                k = count[i, j]
+                for c in range(C):
+                    yr[c] = (((x0[c] + x1[c]) + x2[c]) + x3[c]) / k
+
+
+def max_pool_tiles_backward(dy, argmax, dx_pad, KH, KW):
+    """Non-overlapping windows (strides == pool size): dx_pad[b, KH*i + di, KW*j + dj, c] =
+    dy[b, i, j, c] where argmax == di*KW + dj, else 0; every covered cell written once."""
+    n, H_out, W_out, C = dy.shape
+    for b in range(n):
+        for i in range(H_out):
+            for di in range(KH):
+                for j in range(W_out):
+                    g = dy[b, i, j]
+                    ar = argmax[b, i, j]
+                    for dj in range(KW):
+                        t = di * KW + dj
+                        d = dx_pad[b, KH * i + di, KW * j + dj]
+                        for c in range(C):
+                            d[c] = g[c] * (ar[c] == t)
+
+
+def avg_pool_tiles_backward(dy, dx_pad, count, KH, KW):
+    """Non-overlapping windows: every cell of window (i, j) gets dy[b, i, j, c] / count[i, j]."""
+    n, H_out, W_out, C = dy.shape
+    for b in range(n):
+        for i in range(H_out):
+            for di in range(KH):
+                for j in range(W_out):
+                    g = dy[b, i, j]
+                    k = count[i, j]
+                    for dj in range(KW):
+                        d = dx_pad[b, KH * i + di, KW * j + dj]
+                        for c in range(C):
+                            d[c] = g[c] / k
+
+
+def conv_weight_grad(x_pad, dy, y, dW, db, SH, SW, DH, DW, relu):
+    """dW[a, q, c, f] += sum over (b, i, j) of x_pad[b, SH*i + DH*a, SW*j + DW*q, c] * dz[b, i, j, f]
+    and db[f] += sum of dz, with dz = dy * (y > 0) when ``relu`` (else dz = dy). Each image is
+    summed into its own partial first (float32 sums of one image, then of images)."""
+    n, H_out, W_out, F = dy.shape
+    KH, KW, C = dW.shape[0], dW.shape[1], dW.shape[2]
+    dz = dy[0, 0, 0].copy()
+    part_W = dW.copy()
+    part_b = db.copy()
+    zero = dy.dtype.type(0)
+    for b in range(n):
+        part_W[...] = zero
+        part_b[...] = zero
+        for i in range(H_out):
+            for j in range(W_out):
+                g = dy[b, i, j]
+                yr = y[b, i, j]
+                if relu:
+                    for f in range(F):
+                        dz[f] = g[f] * (yr[f] > zero)  # relu'(z) * dy, as the readable dy * (y > 0)
+                else:
+                    for f in range(F):
+                        dz[f] = g[f]
+                for f in range(F):
+                    part_b[f] += dz[f]
+                for a in range(KH):
+                    for q in range(KW):
+                        xr = x_pad[b, SH * i + DH * a, SW * j + DW * q]
+                        for c in range(C):
+                            v = xr[c]
+                            w = part_W[a, q, c]
+                            for f in range(F):
+                                w[f] += v * dz[f]
+        dW += part_W
+        db += part_b

@@ -1,0 +1,142 @@
+"""The fast tier's compiled loops (``kernels/fast_loops.py``, through ``kernels/jit.py``) against
+the readable kernels, and the same fast-tier calls with the loops switched off (its NumPy code):
+2x2 pooling forward, non-overlapping pooling backward, and the one-channel conv's weight gradient."""
+import itertools
+
+import numpy as np
+import pytest
+
+import nnscratch as nn
+from nnscratch.kernels import fast, fast_conv, jit, threads
+from nnscratch.layers import conv, pooling
+
+pytest.importorskip("numba")
+
+TOL = {"float64": dict(rtol=1e-10, atol=1e-11), "float32": dict(rtol=2e-5, atol=2e-5)}
+
+
+def distinct(shape, seed, dtype):
+    g = np.random.default_rng(seed)
+    size = int(np.prod(shape))
+    return (g.permutation(size).reshape(shape) / size * 4 - 2).astype(dtype)
+
+
+def close(a, b, dtype, what):
+    scale = max(1.0, float(np.abs(b).max(initial=0.0)))
+    np.testing.assert_allclose(a, b, rtol=TOL[dtype]["rtol"], atol=TOL[dtype]["atol"] * scale, err_msg=what)
+
+
+@pytest.fixture
+def used(monkeypatch):
+    """The names of the compiled loops that ran (jit.compiled returned a kernel for them)."""
+    names = []
+    real = jit.compiled
+
+    def recording(fn):
+        kernel = real(fn)
+        if kernel is not None:
+            names.append(fn.__name__)
+        return kernel
+
+    monkeypatch.setattr(jit, "compiled", recording)
+    return names
+
+
+@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
+def n_threads(request):
+    old = threads.num_threads()
+    threads.set_num_threads(request.param)
+    yield request.param
+    threads.set_num_threads(old)
+
+
+POOLS = list(itertools.product([(3, 8, 8, 5), (2, 7, 9, 16), (2, 9, 6, 1)],
+                               [((2, 2), (2, 2)), ((2, 2), (1, 1)), ((2, 2), (3, 2)), ((3, 3), (3, 3))],
+                               ["valid", "same"]))
+
+
+@pytest.mark.parametrize("op", ["max", "avg"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape,geometry,padding", POOLS)
+def test_compiled_pooling_equals_the_readable_kernel(used, n_threads, op, dtype, shape, geometry, padding):
+    pool_size, strides = geometry
+    x = distinct(shape, 1, dtype)
+    forward, backward = getattr(pooling, f"{op}_pool_forward"), getattr(pooling, f"{op}_pool_backward")
+    y_r, c_r = forward(x, pool_size, strides, padding)
+    dy = distinct(y_r.shape, 2, dtype)
+    dx_r = backward(dy, c_r)
+    y_f, c_f = fast.KERNELS[f"{op}_pool_forward"](x, pool_size, strides, padding)
+    dx_f = fast.KERNELS[f"{op}_pool_backward"](dy, c_f)
+    close(y_f, y_r, dtype, f"{op} pool y")
+    close(dx_f, dx_r, dtype, f"{op} pool dx")
+    assert y_f.dtype == dx_f.dtype == dtype and dx_f.shape == x.shape
+    expected = ([f"{op}_pool2x2_forward"] if pool_size == (2, 2) else []) + (
+        [f"{op}_pool_tiles_backward"] if pool_size == strides else [])
+    assert used == expected  # the compiled loop ran exactly where it applies
+    with jit.use_jit(False):  # the fast tier's NumPy code gives the same
+        y_n, c_n = fast.KERNELS[f"{op}_pool_forward"](x, pool_size, strides, padding)
+        close(fast.KERNELS[f"{op}_pool_backward"](dy, c_n), dx_r, dtype, f"{op} pool dx without the loops")
+    close(y_n, y_r, dtype, f"{op} pool y without the loops")
+    assert used == expected
+
+
+def test_compiled_max_pool_keeps_the_readable_ties_and_nan_rule(used):
+    x = np.zeros((1, 4, 4, 3), dtype="float32")  # every window one big tie: the first tap wins
+    x[0, 1, 1, 1] = np.nan  # a NaN that is not the window's first tap is passed over (readable: v > y)
+    x[0, 2, 2, 2] = np.nan  # a NaN in the first tap stays (nothing is > NaN)
+    y_r, c_r = pooling.max_pool_forward(x, (2, 2), (2, 2), "valid")
+    y_f, c_f = fast.max_pool_forward(x, (2, 2), (2, 2), "valid")
+    np.testing.assert_array_equal(y_f, y_r)
+    np.testing.assert_array_equal(c_f["argmax"], c_r["argmax"])
+    dy = np.ones_like(y_r)
+    np.testing.assert_array_equal(fast.max_pool_backward(dy, c_f), pooling.max_pool_backward(dy, c_r))
+    assert used == ["max_pool2x2_forward", "max_pool_tiles_backward"]
+
+
+CONVS = list(itertools.product([(3, 3), (2, 3)], [(1, 1), (2, 2)], ["valid", "same"], [(1, 1), (2, 1)],
+                               [None, "relu", "tanh"]))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("kernel_size,strides,padding,dilation,activation", CONVS)
+def test_compiled_conv_weight_gradient_equals_the_readable_one(monkeypatch, used, dtype, kernel_size, strides,
+                                                               padding, dilation, activation):
+    if max(strides) > 1 and max(dilation) > 1:
+        pytest.skip("Keras refuses strides > 1 with dilation > 1")
+    monkeypatch.setattr(fast_conv, "CHUNK_BYTES", 1)  # the chunked path, which caches x
+    f = None if activation is None else nn.activations.get(activation)
+    x = distinct((5, 9, 8, 1), 3, dtype)
+    kernel = distinct(kernel_size + (1, 16), 4, dtype)
+    bias = distinct((16,), 5, dtype)
+    y_r, c_r = conv.conv2d_forward(x, kernel, bias, strides, padding, dilation, f)
+    y_f, c_f = fast.conv2d_forward(x, kernel, bias, strides, padding, dilation, f)
+    close(y_f, y_r, dtype, "conv y")
+    dy = distinct(y_r.shape, 6, dtype)
+    _, dk_r, db_r = conv.conv2d_backward(dy, c_r, kernel, False)
+    none, dk_f, db_f = fast.conv2d_backward(dy, c_f, kernel, False)
+    assert none is None
+    close(dk_f, dk_r, dtype, "dkernel")
+    close(db_f, db_r, dtype, "dbias")
+    assert used == ([] if activation == "tanh" else ["conv_weight_grad"])  # ReLU and None only
+    used.clear()
+    dx, dk_g, db_g = fast.conv2d_backward(dy, c_f, kernel, True)  # dx wanted: the im2col path
+    assert used == [] and dx.shape == x.shape
+    close(dk_g, dk_r, dtype, "dkernel with dx")
+
+
+def test_compiled_conv_weight_gradient_only_where_it_won(monkeypatch, used):
+    monkeypatch.setattr(fast_conv, "CHUNK_BYTES", 1)
+    for C, F in [(1, 6), (2, 16)]:  # too few filters; more than one channel
+        x, kernel = distinct((3, 7, 7, C), 7, "float64"), distinct((3, 3, C, F), 8, "float64")
+        y, cache = fast.conv2d_forward(x, kernel, None, (1, 1), "valid", (1, 1))
+        _, dk_f, _ = fast.conv2d_backward(np.ones_like(y), cache, kernel, False)
+        y_r, c_r = conv.conv2d_forward(x, kernel, None, (1, 1), "valid", (1, 1))
+        close(dk_f, conv.conv2d_backward(np.ones_like(y_r), c_r, kernel, False)[1], "float64", f"C={C} F={F}")
+    assert used == []
+
+
+def test_no_jit_switch_turns_every_loop_off(used):
+    with jit.use_jit(False):
+        assert not jit.enabled() and jit.compiled(pooling.max_pool_forward) is None
+        fast.max_pool_forward(distinct((2, 4, 4, 3), 9, "float32"), (2, 2), (2, 2), "valid")
+    assert used == [] and jit.enabled()
