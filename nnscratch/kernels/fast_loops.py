@@ -14,6 +14,9 @@ tier. Measured, 2 threads, medians of 15 calls, the Keras "Simple MNIST convnet"
 * dW, db of the first conv (one input channel, 32 filters, ReLU): 5.2 -> 3.1 ms, with
   relu'(z) * dy formed on the fly instead of as an output-sized array. With 6 filters (LeNet)
   it lost (1.1 -> 1.6 ms): the loop over filters is too short to vectorise.
+* col2im, window by window (``col2im_add``), 1 thread, one chunk: LeNet's second conv (32
+  images, 6 channels, 13x13) 0.51 -> 0.25 ms; 32 channels 13x13 (16 images) 0.63 -> 0.13 ms,
+  28x28 (8 images) 1.85 -> 0.36 ms. (im2col as a loop was no faster than the strided copy.)
 """
 from __future__ import annotations
 
@@ -130,3 +133,18 @@ def conv_weight_grad(x_pad, dy, y, dW, db, SH, SW, DH, DW, relu):
                                 w[f] += v * dz[f]
         dW += part_W
         db += part_b
+
+
+def col2im_add(dx_pad, dcol, SH, SW, DH, DW):
+    """dx_pad[b, SH*i + DH*a, SW*j + DW*q, c] += dcol[b, i, j, a, q, c] for every window (i, j)
+    and tap (a, q): the readable col2im, window by window."""
+    n, H_out, W_out, KH, KW, C = dcol.shape
+    for b in range(n):
+        for i in range(H_out):
+            for j in range(W_out):
+                for a in range(KH):
+                    for q in range(KW):
+                        src = dcol[b, i, j, a, q]
+                        dst = dx_pad[b, SH * i + DH * a, SW * j + DW * q]
+                        for c in range(C):
+                            dst[c] += src[c]
