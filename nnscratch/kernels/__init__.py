@@ -6,8 +6,10 @@
   per formula, no buffers kept.
 * **fast** (``kernels/fast*.py``): the same kernels with the speed tricks (thread pool, strided
   im2col, fused activations, the correlation form of dx, chunked pooling, reused scratch memory,
-  a Numba-compiled Adam update, ...); each trick's docstring gives the measurement that earned
-  it, and ``tests/kernels/`` compares this tier with the other two.
+  and loops compiled by Numba (``fast_loops.py`` through ``jit.py``: 2x2 pooling, pooling
+  backward, col2im, a one-channel conv's weight gradient, the Adam update; ``NNSCRATCH_NO_JIT=1``
+  turns them off); each trick's docstring gives the measurement that earned it, and
+  ``tests/kernels/`` compares this tier with the other two.
 * **reference** (``kernels/reference.py``): plain loops, one index per ``for``.
 
 Every tier has the same functions with the same signatures. A layer asks the dispatcher for

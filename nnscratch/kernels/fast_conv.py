@@ -35,7 +35,7 @@ import contextlib
 from nnscratch import backend
 from nnscratch.activations import ReLU
 from nnscratch.kernels import fast_im2col as f2c
-from nnscratch.kernels import fast_loops, jit, threads
+from nnscratch.kernels import fast_conv1, threads
 from nnscratch.kernels.geometry import conv_output_length, padding_amounts
 from nnscratch.kernels.scratch import scratch
 
@@ -45,9 +45,6 @@ CHUNK_BYTES = 1 << 20
 #: each call) instead of being rebuilt there: for LeNet's small layers rebuilding cost more
 #: than keeping (LeNet b64 step, 1 thread, CPU: 8.7 ms rebuilding, see the README table).
 KEEP_COL_BYTES = 1 << 23
-#: The compiled weight gradient (``fast_loops.conv_weight_grad``) runs for one input channel
-#: from this many filters on (it won at 32 filters, lost at 6: see ``fast_loops``).
-LOOP_WEIGHT_GRAD_MIN_FILTERS = 16
 
 
 def rotated_kernel(kernel):
@@ -108,6 +105,9 @@ def conv2d_forward(x, kernel, bias, strides, padding, dilation_rate, activation=
     N, H, W, C, KH, KW, F, H_out, W_out, pads = _geometry(x, kernel, strides, padding, dilation_rate)
     K = KH * KW * C
     ranges, step = _ranges(N, H_out * W_out * K * x.itemsize)
+    y = fast_conv1.forward(x, kernel, bias, strides, dilation_rate, activation, pads, H_out, W_out)
+    if y is not None:  # one channel, few filters: the compiled row loop (``fast_conv1``)
+        return y, _cache(x, (N, H_out, W_out, F), pads, strides, dilation_rate, None, activation, y)
     if len(ranges) == 1 and N * H_out * W_out * K * x.itemsize <= KEEP_COL_BYTES:
         # one thread and a small layer: the whole batch at once has the least Python per call
         # (LeNet b64 step, 1 thread, CPU: chunked 12.2 ms vs whole 10.4 ms)
@@ -131,52 +131,27 @@ def conv2d_forward(x, kernel, bias, strides, padding, dilation_rate, activation=
 
     with threads.single_threaded_blas() if len(ranges) > 1 else contextlib.nullcontext():
         threads.run_ranges(work, ranges)
-    cache = {"x": x, "out_shape": (N, H_out, W_out, F), "pads": pads, "strides": strides,
-             "dilation_rate": dilation_rate, "col": kept, "activation": activation, "y": z}
-    return z, cache
+    return z, _cache(x, (N, H_out, W_out, F), pads, strides, dilation_rate, kept, activation, z)
 
 
-def _loop_weight_grad(dy, cache, kernel):
-    """(None, dW, db) by the compiled loop (``fast_loops.conv_weight_grad``), with relu'(z) * dy
-    formed inside it: for one input channel, no dx wanted, from LOOP_WEIGHT_GRAD_MIN_FILTERS
-    filters, activation None or ReLU; else None (the im2col path runs)."""
-    f, x = cache["activation"], cache["x"]
-    KH, KW, C, F = kernel.shape
-    if C != 1 or F < LOOP_WEIGHT_GRAD_MIN_FILTERS or (f is not None and type(f) is not ReLU):
-        return None
-    if backend.is_device_array(dy) or dy.dtype != x.dtype or dy.dtype.kind != "f":
-        return None
-    loop = jit.compiled(fast_loops.conv_weight_grad)
-    if loop is None:
-        return None
-    xp = backend.get_array_module(dy)
-    dy, y = xp.ascontiguousarray(dy), cache["y"]
-    (SH, SW), (DH, DW) = cache["strides"], cache["dilation_rate"]
-    relu = f is not None
-
-    def work(a, b):
-        dW = xp.zeros((KH, KW, C, F), dtype=dy.dtype)
-        db = xp.zeros(F, dtype=dy.dtype)
-        x_pad = xp.ascontiguousarray(f2c.pad_chunk(x[a:b], cache["pads"], "conv-pad"))
-        loop(x_pad, dy[a:b], y[a:b], dW, db, SH, SW, DH, DW, relu)
-        return dW, db
-
-    parts = threads.run_ranges(work, threads.split(x.shape[0], threads.num_threads()))
-    dW, db = parts[0]
-    for pdW, pdb in parts[1:]:
-        dW += pdW
-        db += pdb
-    return None, dW, db
+def _cache(x, out_shape, pads, strides, dilation_rate, col, activation, y):
+    return {"x": x, "out_shape": out_shape, "pads": pads, "strides": strides, "dilation_rate": dilation_rate,
+            "col": col, "activation": activation, "y": y}
 
 
 def conv2d_backward(dy, cache, kernel, need_input_grad=True):
     """The readable conv2d_backward, chunked and threaded: each thread forms its chunks'
     dz = f'(z) * dy and sums col^T @ dz and dz into its own partial dW, db; dx is written
-    chunk by chunk."""
-    if not need_input_grad and "x" in cache:
-        done = _loop_weight_grad(dy, cache, kernel)
-        if done is not None:
-            return done
+    chunk by chunk. One input channel: dW, db by ``fast_conv1``'s loops where they apply
+    (whether or not dx is wanted, so that dW does not depend on it)."""
+    loop = fast_conv1.weight_grad(dy, cache, kernel) if "x" in cache else None
+    if loop is None:
+        return _backward(dy, cache, kernel, need_input_grad)
+    dx = _backward(dy, cache, kernel, True)[0] if need_input_grad else None
+    return dx, loop[1], loop[2]
+
+
+def _backward(dy, cache, kernel, need_input_grad):
     if "col2d" in cache:  # made by conv2d_forward_whole (device arrays, small layers)
         return f2c.conv2d_backward_whole(dy, cache, kernel, need_input_grad)
     xp = backend.get_array_module(dy)

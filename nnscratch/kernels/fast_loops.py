@@ -1,9 +1,9 @@
 """Fast tier: loop kernels that Numba compiles (``jit.compiled``), for the passes where NumPy's
-one-operation-per-pass costs most: 2x2 pooling and the weight gradient of a one-channel conv.
+one-operation-per-pass costs most: 2x2 pooling, col2im and the convolution with one input channel.
 
 Each is the plain loop of the readable kernel's formula over one range of the batch, written
 so that LLVM vectorises the innermost loop over channels (contiguous in NHWC). The callers in
-``fast_pool`` and ``fast_conv`` split the batch over the kernel pool's threads and fall back
+``fast_pool``, ``fast_im2col`` and ``fast_conv1`` split the batch over the kernel pool's threads and fall back
 to their NumPy code when Numba is absent; ``tests/kernels/`` runs both against the readable
 tier. Measured, 2 threads, medians of 15 calls, the Keras "Simple MNIST convnet" at batch 128:
 
@@ -11,14 +11,15 @@ tier. Measured, 2 threads, medians of 15 calls, the Keras "Simple MNIST convnet"
   per tap) -> 0.43 ms. All four taps are read once and the window's max and argmax written
   once. (A loop over any KH x KW stored the running max every tap and was 2x slower than NumPy.)
 * non-overlapping pooling backward: 1.8 -> 0.85 ms; dx written once, row by row.
-* dW, db of the first conv (one input channel, 32 filters, ReLU): 5.2 -> 3.1 ms, with
-  relu'(z) * dy formed on the fly instead of as an output-sized array. With 6 filters (LeNet)
-  it lost (1.1 -> 1.6 ms): the loop over filters is too short to vectorise.
+* the one-channel convolution's row and pixel loops (``conv1_rows_forward``,
+  ``conv1_rows_weight_grad``, ``conv_weight_grad``): measured and dispatched in ``fast_conv1``.
 * col2im, window by window (``col2im_add``), 1 thread, one chunk: LeNet's second conv (32
   images, 6 channels, 13x13) 0.51 -> 0.25 ms; 32 channels 13x13 (16 images) 0.63 -> 0.13 ms,
   28x28 (8 images) 1.85 -> 0.36 ms. (im2col as a loop was no faster than the strided copy.)
 """
 from __future__ import annotations
+
+import numpy as np  # the loops allocate their row buffers (Numba compiles np.empty/np.zeros)
 
 
 def max_pool2x2_forward(x_pad, y, argmax, SH, SW):
@@ -148,3 +149,70 @@ def col2im_add(dx_pad, dcol, SH, SW, DH, DW):
                         dst = dx_pad[b, SH * i + DH * a, SW * j + DW * q]
                         for c in range(C):
                             dst[c] += src[c]
+
+
+def conv1_rows_forward(x, w, bias, y, relu):
+    """A one-channel, stride-1 conv, one output row at a time: row[f, j] = bias[f] + sum over
+    taps (a, q) of x[b, i + a, j + q] * w[a, q, f] (vectorised over j), then y[b, i, j, f] =
+    f(row[f, j]). x (n, Hp, Wp) padded, w (KH, KW, F), y (n, H_out, W_out, F)."""
+    n, H_out, W_out, F = y.shape
+    KH, KW = w.shape[0], w.shape[1]
+    row = np.empty((F, W_out), y.dtype)
+    zero = y.dtype.type(0)
+    for b in range(n):
+        for i in range(H_out):
+            for f in range(F):
+                r = row[f]
+                bf = bias[f]
+                for j in range(W_out):
+                    r[j] = bf
+                for a in range(KH):
+                    xr = x[b, i + a]
+                    for q in range(KW):
+                        wv = w[a, q, f]
+                        for j in range(W_out):
+                            r[j] += xr[j + q] * wv
+            yr = y[b, i]
+            for j in range(W_out):
+                for f in range(F):
+                    v = row[f, j]
+                    yr[j, f] = v if (not relu or v > zero) else zero
+
+
+def conv1_rows_weight_grad(x, dy, y, dW, db, relu):
+    """dW[a, q, f] += sum of x[b, i + a, j + q] * dz[b, i, j, f] and db[f] += sum of dz for a
+    one-channel, stride-1 conv (dz = dy * (y > 0) when ``relu``), one output row at a time:
+    dz's row transposed to (F, W_out), then per-lane partial sums over j (vectorised), summed
+    per image. x (n, Hp, Wp) padded, dW (KH, KW, F)."""
+    n, H_out, W_out, F = dy.shape
+    KH, KW = dW.shape[0], dW.shape[1]
+    zero = dy.dtype.type(0)
+    dzT = np.empty((F, W_out), dy.dtype)
+    acc = np.zeros((KH, KW, F, W_out), dy.dtype)
+    acc_b = np.zeros((F, W_out), dy.dtype)
+    for b in range(n):
+        acc[...] = zero
+        acc_b[...] = zero
+        for i in range(H_out):
+            g = dy[b, i]
+            yr = y[b, i]
+            for j in range(W_out):
+                for f in range(F):
+                    dzT[f, j] = g[j, f] * (yr[j, f] > zero) if relu else g[j, f]
+            for f in range(F):
+                d = dzT[f]
+                ab = acc_b[f]
+                for j in range(W_out):
+                    ab[j] += d[j]
+                for a in range(KH):
+                    xr = x[b, i + a]
+                    for q in range(KW):
+                        ac = acc[a, q, f]
+                        for j in range(W_out):
+                            ac[j] += xr[j + q] * d[j]
+        for a in range(KH):
+            for q in range(KW):
+                for f in range(F):
+                    dW[a, q, f] += acc[a, q, f].sum()
+        for f in range(F):
+            db[f] += acc_b[f].sum()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import nnscratch as nn
-from nnscratch.kernels import fast, fast_conv, jit, threads
+from nnscratch.kernels import fast, fast_conv, fast_conv1, jit, threads
 from nnscratch.layers import conv, pooling
 
 pytest.importorskip("numba")
@@ -94,44 +94,58 @@ def test_compiled_max_pool_keeps_the_readable_ties_and_nan_rule(used):
 
 
 CONVS = list(itertools.product([(3, 3), (2, 3)], [(1, 1), (2, 2)], ["valid", "same"], [(1, 1), (2, 1)],
-                               [None, "relu", "tanh"]))
+                               [None, "relu", "tanh"], [6, 16, 32]))
+
+
+def expected_conv_loops(strides, dilation, activation, F):
+    """The compiled loops ``fast_conv1`` picks for a one-channel conv (forward, then dW with no dx)."""
+    if activation == "tanh":
+        return []
+    plain = strides == (1, 1) and dilation == (1, 1)
+    forward = ["conv1_rows_forward"] if plain and F <= fast_conv1.ROWS_FORWARD_MAX_FILTERS else []
+    if plain and F <= fast_conv1.ROWS_MAX_FILTERS:
+        return forward + ["conv1_rows_weight_grad"]
+    return forward + (["conv_weight_grad"] if F >= fast_conv1.PIXEL_MIN_FILTERS else [])
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("kernel_size,strides,padding,dilation,activation", CONVS)
-def test_compiled_conv_weight_gradient_equals_the_readable_one(monkeypatch, used, dtype, kernel_size, strides,
-                                                               padding, dilation, activation):
+@pytest.mark.parametrize("kernel_size,strides,padding,dilation,activation,F", CONVS)
+def test_compiled_one_channel_conv_equals_the_readable_one(monkeypatch, used, n_threads, dtype, kernel_size,
+                                                           strides, padding, dilation, activation, F):
     if max(strides) > 1 and max(dilation) > 1:
         pytest.skip("Keras refuses strides > 1 with dilation > 1")
     monkeypatch.setattr(fast_conv, "CHUNK_BYTES", 1)  # the chunked path, which caches x
+    monkeypatch.setattr(fast_conv, "KEEP_COL_BYTES", 0)  # (one thread: not the whole-batch path)
     f = None if activation is None else nn.activations.get(activation)
     x = distinct((5, 9, 8, 1), 3, dtype)
-    kernel = distinct(kernel_size + (1, 16), 4, dtype)
-    bias = distinct((16,), 5, dtype)
+    kernel = distinct(kernel_size + (1, F), 4, dtype)
+    bias = distinct((F,), 5, dtype)
     y_r, c_r = conv.conv2d_forward(x, kernel, bias, strides, padding, dilation, f)
     y_f, c_f = fast.conv2d_forward(x, kernel, bias, strides, padding, dilation, f)
     close(y_f, y_r, dtype, "conv y")
     dy = distinct(y_r.shape, 6, dtype)
     _, dk_r, db_r = conv.conv2d_backward(dy, c_r, kernel, False)
     none, dk_f, db_f = fast.conv2d_backward(dy, c_f, kernel, False)
-    assert none is None
+    assert none is None and dk_f.shape == kernel.shape
     close(dk_f, dk_r, dtype, "dkernel")
     close(db_f, db_r, dtype, "dbias")
-    assert used == ([] if activation == "tanh" else ["conv_weight_grad"])  # ReLU and None only
+    assert used == expected_conv_loops(strides, dilation, activation, F)
     used.clear()
-    dx, dk_g, db_g = fast.conv2d_backward(dy, c_f, kernel, True)  # dx wanted: the im2col path
-    assert "conv_weight_grad" not in used and dx.shape == x.shape
-    close(dk_g, dk_r, dtype, "dkernel with dx")
+    dx, dk_g, db_g = fast.conv2d_backward(dy, c_f, kernel, True)  # dx by the im2col path, dW as without dx
+    assert [name for name in used if name != "col2im_add"] == [
+        name for name in expected_conv_loops(strides, dilation, activation, F) if "grad" in name]
+    np.testing.assert_array_equal(dk_g, dk_f)
+    np.testing.assert_array_equal(db_g, db_f)
+    close(dx, conv.conv2d_backward(dy, c_r, kernel, True)[0], dtype, "dx")
 
 
-def test_compiled_conv_weight_gradient_only_where_it_won(monkeypatch, used):
+def test_compiled_conv_loops_only_for_one_channel(monkeypatch, used):
     monkeypatch.setattr(fast_conv, "CHUNK_BYTES", 1)
-    for C, F in [(1, 6), (2, 16)]:  # too few filters; more than one channel
-        x, kernel = distinct((3, 7, 7, C), 7, "float64"), distinct((3, 3, C, F), 8, "float64")
-        y, cache = fast.conv2d_forward(x, kernel, None, (1, 1), "valid", (1, 1))
-        _, dk_f, _ = fast.conv2d_backward(np.ones_like(y), cache, kernel, False)
-        y_r, c_r = conv.conv2d_forward(x, kernel, None, (1, 1), "valid", (1, 1))
-        close(dk_f, conv.conv2d_backward(np.ones_like(y_r), c_r, kernel, False)[1], "float64", f"C={C} F={F}")
+    x, kernel = distinct((3, 7, 7, 2), 7, "float64"), distinct((3, 3, 2, 6), 8, "float64")
+    y, cache = fast.conv2d_forward(x, kernel, None, (1, 1), "valid", (1, 1))
+    _, dk_f, _ = fast.conv2d_backward(np.ones_like(y), cache, kernel, False)
+    y_r, c_r = conv.conv2d_forward(x, kernel, None, (1, 1), "valid", (1, 1))
+    close(dk_f, conv.conv2d_backward(np.ones_like(y_r), c_r, kernel, False)[1], "float64", "two channels")
     assert used == []
 
 
