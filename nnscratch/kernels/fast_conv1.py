@@ -4,8 +4,9 @@ Its im2col matrix has only KH*KW columns, and with few filters the matrix produc
 (M, 9) @ (9, F) with F = 6 (LeNet), which BLAS runs at 8-17 GFLOP/s while im2col, the ReLU
 mask and the column sums each make a pass over memory. ``fast_loops`` has two loop forms:
 
-* **Row loops** (stride 1, no dilation): each output row as F vectors over the row's pixels (LeNet step 5.8 -> 4.9 ms, LeNet predict 322 -> 298 ms, alternating in one process),
-  ``conv1_rows_forward`` and ``conv1_rows_weight_grad``. Measured, 2 threads, medians of 15,
+* **Row loops** (stride 1, no dilation): each output row as F vectors over the row's pixels,
+  ``conv1_rows_forward`` and ``conv1_rows_weight_grad`` (LeNet's step 5.8 -> 4.9 ms, its
+  predict 322 -> 298 ms, alternating in one process). Measured, 2 threads, medians of 15,
   28x28 images, 3x3 'valid': forward at 6 filters, batch 64 0.63 -> 0.48 ms and batch 1000
   9.1 -> 7.1 ms (at 8 filters even, at 32 slower); dW, db at 6 filters 1.4 -> 0.87 ms, at 16
   filters 1.9 -> 1.27 ms (the pixel loop below), at 32 slower (7.0 vs 5.1 ms).
