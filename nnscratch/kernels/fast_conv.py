@@ -72,10 +72,9 @@ def dx_by_correlation(dxc, dzc, W_rot, pads, KH, KW, dilation_rate):
     (top, bottom), (left, right) = pads
     DH, DW = dilation_rate
     full = (((KH - 1) * DH - top, (KH - 1) * DH - bottom), ((KW - 1) * DW - left, (KW - 1) * DW - right))
-    dz_pad = f2c.pad_chunk(dzc, full, "conv-dzpad")
     F = dzc.shape[3]
     col = scratch(xp, (n, H, W, KH, KW, F), dzc.dtype, slot="conv-dzcol")
-    f2c.im2col_into(col, dz_pad, 1, 1, DH, DW)
+    f2c.im2col_padded_into(col, dzc, full, 1, 1, DH, DW, "conv-dzpad")
     xp.matmul(col.reshape(n * H * W, KH * KW * F), W_rot, out=dxc.reshape(n * H * W, C))
 
 

@@ -214,6 +214,20 @@ def pad_chunk(xc, pads, slot):
     return out
 
 
+def im2col_padded_into(col, xc, pads, SH, SW, DH, DW, slot):
+    """``im2col_into(col, pad_chunk(xc, pads))``. With padding, on the host, by the compiled
+    loop ``fast_loops.im2col_padded``, which writes the zeros of the padding itself instead of
+    first copying xc into a padded array (the conv net's step, thread-summed: the pad copies
+    took 12.5 ms of 167 ms CPU)."""
+    (top, bottom), (left, right) = pads
+    if top or bottom or left or right:
+        loop = None if backend.is_device_array(xc) or xc.dtype != col.dtype else jit.compiled(fast_loops.im2col_padded)
+        if loop is not None:
+            loop(xc, col, top, left, SH, SW, DH, DW)
+            return col
+    return im2col_into(col, pad_chunk(xc, pads, slot), SH, SW, DH, DW)
+
+
 def empty_col(xp, N, H_out, W_out, KH, KW, C, dtype):
     """A fresh array (N, H_out, W_out, KH, KW, C) for the whole batch's im2col matrix (C > 1)."""
     return xp.empty((N, H_out, W_out, KH, KW, C), dtype=dtype)
@@ -239,11 +253,11 @@ def im2col_chunk(xc, pads, KH, KW, strides, dilation_rate, H_out, W_out, out=Non
     this thread)."""
     xp = backend.get_array_module(xc)
     (SH, SW), (DH, DW) = strides, dilation_rate
-    x_pad = pad_chunk(xc, pads, "conv-pad")
-    n, _, _, C = x_pad.shape
+    n, _, _, C = xc.shape
     if C != 1:
         col = out if out is not None else scratch(xp, (n, H_out, W_out, KH, KW, C), xc.dtype, slot="conv-col")
-        return as_matrix(im2col_into(col, x_pad, SH, SW, DH, DW))
+        return as_matrix(im2col_padded_into(col, xc, pads, SH, SW, DH, DW, "conv-pad"))
+    x_pad = pad_chunk(xc, pads, "conv-pad")
     colT = scratch(xp, (KH, KW, n, H_out, W_out), xc.dtype, slot="conv-col")
     for i in range(KH):
         for j in range(KW):

@@ -216,3 +216,26 @@ def conv1_rows_weight_grad(x, dy, y, dW, db, relu):
                     dW[a, q, f] += acc[a, q, f].sum()
         for f in range(F):
             db[f] += acc_b[f].sum()
+
+
+def im2col_padded(x, col, top, left, SH, SW, DH, DW):
+    """col[b, i, j, a, q, :] = x[b, SH*i + DH*a - top, SW*j + DW*q - left, :], or 0 where that
+    cell is padding: im2col of the zero-padded x without building the padded copy."""
+    n, H, W, C = x.shape
+    _, H_out, W_out, KH, KW, _ = col.shape
+    zero = col.dtype.type(0)
+    for b in range(n):
+        for i in range(H_out):
+            for j in range(W_out):
+                for a in range(KH):
+                    r = SH * i + DH * a - top
+                    for q in range(KW):
+                        s = SW * j + DW * q - left
+                        dst = col[b, i, j, a, q]
+                        if 0 <= r < H and 0 <= s < W:
+                            src = x[b, r, s]
+                            for c in range(C):
+                                dst[c] = src[c]
+                        else:
+                            for c in range(C):
+                                dst[c] = zero

@@ -153,7 +153,7 @@ def test_compiled_conv_loops_only_for_one_channel(monkeypatch, used):
 @pytest.mark.parametrize("C,strides,dilation,padding", [(6, (1, 1), (1, 1), "valid"), (3, (2, 1), (1, 1), "same"),
                                                         (5, (1, 1), (2, 1), "same"), (1, (3, 2), (1, 1), "valid")])
 @pytest.mark.parametrize("path", ["whole", "chunks"])
-def test_compiled_col2im_gives_the_readable_input_gradient(monkeypatch, used, dtype, C, strides, dilation, padding,
+def test_compiled_im2col_and_col2im_give_the_readable_conv(monkeypatch, used, dtype, C, strides, dilation, padding,
                                                            path):
     if path == "chunks":
         monkeypatch.setattr(fast_conv, "CHUNK_BYTES", 1)
@@ -168,7 +168,9 @@ def test_compiled_col2im_gives_the_readable_input_gradient(monkeypatch, used, dt
             y_f, c_f = fast.conv2d_forward(x, kernel, None, strides, padding, dilation)
             dx_f = fast.conv2d_backward(dy, c_f, kernel, True)[0]
         close(dx_f, dx_r, dtype, f"dx, loops {'on' if on else 'off'}")
+        close(y_f, y_r, dtype, f"y, loops {'on' if on else 'off'}")
         assert ("col2im_add" in used) == on
+        assert ("im2col_padded" in used) == (on and padding == "same" and C > 1)  # im2col of the padded x
 
 
 def test_no_jit_switch_turns_every_loop_off(used):
