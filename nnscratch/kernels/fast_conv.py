@@ -124,9 +124,7 @@ def conv2d_forward(x, kernel, bias, strides, padding, dilation_rate, activation=
             col = f2c.im2col_chunk(x[a:b], pads, KH, KW, strides, dilation_rate, H_out, W_out, out=out)  # (M_c, K)
             zc = z[a:b].reshape((b - a) * H_out * W_out, F)
             xp.matmul(col, W2, out=zc)
-            if bias is not None:
-                zc += bias
-            f2c.activate(activation, zc)  # in place, while the chunk is in cache
+            f2c.bias_activate(activation, zc, bias)  # in place, while the chunk is in cache
 
     with threads.single_threaded_blas() if len(ranges) > 1 else contextlib.nullcontext():
         threads.run_ranges(work, ranges)

@@ -124,14 +124,44 @@ def activate(f, z):
     return z
 
 
+def _host_loop(fn, *arrays):
+    """``fn`` compiled when every array is a contiguous host array of one float dtype, else None."""
+    first = arrays[0]
+    if backend.is_device_array(first) or first.dtype.kind != "f":
+        return None
+    if any(a.dtype != first.dtype or not a.flags.c_contiguous for a in arrays):
+        return None
+    return jit.compiled(fn)
+
+
+def bias_activate(f, z, bias):
+    """z = f(z + bias) in place on a chunk's (M, F) product (bias None: no bias). Bias and ReLU
+    by one compiled pass (``fast_loops.bias_relu``) on the host, else ``z += bias`` then
+    ``activate``."""
+    if bias is not None and type(f) is ReLU:
+        loop = _host_loop(fast_loops.bias_relu, z, bias)
+        if loop is not None:
+            loop(z, bias)
+            return z
+    if bias is not None:
+        z += bias
+    return activate(f, z)
+
+
 def activation_grad(f, dy, y, slot="conv-dz"):
     """dL/dz = f'(z) * dL/dy as a contiguous array of dy's shape (dy itself when f is None).
     ReLU: ``dy * (y > 0)`` into scratch memory (valid until the next request for ``slot`` on
-    this thread), its mask too, so no output-sized array is allocated and page-faulted in."""
+    this thread), its mask too, so no output-sized array is allocated and page-faulted in; on
+    the host one compiled pass (``fast_loops.relu_grad``) instead of the mask's and the product's."""
     xp = backend.get_array_module(dy)
     if f is None:
         return xp.ascontiguousarray(dy)
     if type(f) is ReLU:
+        loop = _host_loop(fast_loops.relu_grad, dy, y)
+        if loop is not None:
+            dz = scratch(xp, dy.shape, dy.dtype, slot=slot)
+            loop(dy.reshape(-1), y.reshape(-1), dz.reshape(-1))
+            return dz
         mask = xp.greater(y, 0, out=scratch(xp, dy.shape, "bool", slot=slot + "-mask"))
         return xp.multiply(dy, mask, out=scratch(xp, dy.shape, dy.dtype, slot=slot))
     return xp.ascontiguousarray(f.backward(dy, y))
@@ -169,9 +199,7 @@ def conv2d_forward_whole(x, kernel, bias, strides, padding, dilation_rate, activ
     x_pad = pad_nhwc(x, pads)
     col2d = _im2col_matrix(x_pad, KH, KW, SH, SW, H_out, W_out, DH, DW)
     z = xp.matmul(col2d, kernel.reshape(KH * KW * C_in, F))  # (N*H_out*W_out, F), fresh
-    if bias is not None:
-        z += bias  # in place: z is this call's own array
-    y = activate(activation, z).reshape(N, H_out, W_out, F)
+    y = bias_activate(activation, z, bias).reshape(N, H_out, W_out, F)  # in place: z is this call's own array
     cache = {"col2d": col2d, "out_shape": (N, H_out, W_out, F), "x_pad_shape": x_pad.shape, "pads": pads,
              "hw": (H, W), "strides": strides, "dilation_rate": dilation_rate, "activation": activation, "y": y}
     return y, cache

@@ -1,5 +1,6 @@
 """Fast tier: loop kernels that Numba compiles (``jit.compiled``), for the passes where NumPy's
-one-operation-per-pass costs most: 2x2 pooling, col2im and the convolution with one input channel.
+one-operation-per-pass costs most: 2x2 pooling, im2col of padded input, col2im, the bias and
+ReLU passes, and the convolution with one input channel.
 
 Each is the plain loop of the readable kernel's formula over one range of the batch, written
 so that LLVM vectorises the innermost loop over channels (contiguous in NHWC). The callers in
@@ -16,6 +17,12 @@ tier. Measured, 2 threads, medians of 15 calls, the Keras "Simple MNIST convnet"
 * col2im, window by window (``col2im_add``), 1 thread, one chunk: LeNet's second conv (32
   images, 6 channels, 13x13) 0.51 -> 0.25 ms; 32 channels 13x13 (16 images) 0.63 -> 0.13 ms,
   28x28 (8 images) 1.85 -> 0.36 ms. (im2col as a loop was no faster than the strided copy.)
+* im2col of a padded chunk (``im2col_padded``) writing the padding's zeros itself: the conv
+  net's step 106.6 -> 98.7 ms (the padded copies were 12.5 of its 167 ms of CPU time).
+* bias + ReLU in one pass (``bias_relu``) and relu'(z) * dy in one pass (``relu_grad``, where
+  NumPy made a mask and then the product): steps of the conv net 85.5 -> 81.2 ms, the Simple
+  MNIST convnet 29.0 -> 26.3 ms, LeNet 4.68 -> 4.52 ms. Both give the readable kernel's bits.
+(Steps: medians of 8 alternating rounds of 10 steps in one process, 2 threads.)
 """
 from __future__ import annotations
 
@@ -239,3 +246,21 @@ def im2col_padded(x, col, top, left, SH, SW, DH, DW):
                         else:
                             for c in range(C):
                                 dst[c] = zero
+
+
+def bias_relu(z, bias):
+    """z[m, f] = max(z[m, f] + bias[f], 0) in place: the bias and ReLU in one pass over z (M, F)."""
+    M, F = z.shape
+    zero = z.dtype.type(0)
+    for m in range(M):
+        row = z[m]
+        for f in range(F):
+            v = row[f] + bias[f]
+            row[f] = v if v > zero else zero
+
+
+def relu_grad(dy, y, dz):
+    """dz = dy * (y > 0) over flat arrays, in one pass (as the readable ``dy * (y > 0)``)."""
+    zero = y.dtype.type(0)
+    for k in range(dy.shape[0]):
+        dz[k] = dy[k] * (y[k] > zero)

@@ -97,6 +97,11 @@ CONVS = list(itertools.product([(3, 3), (2, 3)], [(1, 1), (2, 2)], ["valid", "sa
                                [None, "relu", "tanh"], [6, 16, 32]))
 
 
+def conv_loops(used):
+    """The one-channel convolution's loops among those that ran (not the pooling/im2col/ReLU ones)."""
+    return [name for name in used if name.startswith("conv")]
+
+
 def expected_conv_loops(strides, dilation, activation, F):
     """The compiled loops ``fast_conv1`` picks for a one-channel conv (forward, then dW with no dx)."""
     if activation == "tanh":
@@ -129,11 +134,11 @@ def test_compiled_one_channel_conv_equals_the_readable_one(monkeypatch, used, n_
     assert none is None and dk_f.shape == kernel.shape
     close(dk_f, dk_r, dtype, "dkernel")
     close(db_f, db_r, dtype, "dbias")
-    assert used == expected_conv_loops(strides, dilation, activation, F)
+    assert conv_loops(used) == expected_conv_loops(strides, dilation, activation, F)
     used.clear()
     dx, dk_g, db_g = fast.conv2d_backward(dy, c_f, kernel, True)  # dx by the im2col path, dW as without dx
-    assert [name for name in used if name != "col2im_add"] == [
-        name for name in expected_conv_loops(strides, dilation, activation, F) if "grad" in name]
+    assert conv_loops(used) == [name for name in expected_conv_loops(strides, dilation, activation, F)
+                                if "grad" in name]
     np.testing.assert_array_equal(dk_g, dk_f)
     np.testing.assert_array_equal(db_g, db_f)
     close(dx, conv.conv2d_backward(dy, c_r, kernel, True)[0], dtype, "dx")
@@ -146,7 +151,7 @@ def test_compiled_conv_loops_only_for_one_channel(monkeypatch, used):
     _, dk_f, _ = fast.conv2d_backward(np.ones_like(y), cache, kernel, False)
     y_r, c_r = conv.conv2d_forward(x, kernel, None, (1, 1), "valid", (1, 1))
     close(dk_f, conv.conv2d_backward(np.ones_like(y_r), c_r, kernel, False)[1], "float64", "two channels")
-    assert used == []
+    assert conv_loops(used) == []
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -159,18 +164,23 @@ def test_compiled_im2col_and_col2im_give_the_readable_conv(monkeypatch, used, dt
         monkeypatch.setattr(fast_conv, "CHUNK_BYTES", 1)
     x = distinct((3, 9, 8, C), 10, dtype)
     kernel = distinct((3, 2, C, 2 * C + 1), 11, dtype)  # more filters than channels: the col2im path
-    y_r, c_r = conv.conv2d_forward(x, kernel, None, strides, padding, dilation)
+    bias = distinct((2 * C + 1,), 13, dtype)
+    relu = nn.activations.get("relu")
+    y_r, c_r = conv.conv2d_forward(x, kernel, bias, strides, padding, dilation, relu)
+    assert (y_r == 0).any() and (y_r > 0).any()
     dy = distinct(y_r.shape, 12, dtype)
-    dx_r = conv.conv2d_backward(dy, c_r, kernel, True)[0]
+    dx_r, dk_r, db_r = conv.conv2d_backward(dy, c_r, kernel, True)
     for on in (True, False):
         used.clear()
         with jit.use_jit(on):
-            y_f, c_f = fast.conv2d_forward(x, kernel, None, strides, padding, dilation)
-            dx_f = fast.conv2d_backward(dy, c_f, kernel, True)[0]
-        close(dx_f, dx_r, dtype, f"dx, loops {'on' if on else 'off'}")
-        close(y_f, y_r, dtype, f"y, loops {'on' if on else 'off'}")
+            y_f, c_f = fast.conv2d_forward(x, kernel, bias, strides, padding, dilation, relu)
+            dx_f, dk_f, db_f = fast.conv2d_backward(dy, c_f, kernel, True)
+        for a, b, q in zip((y_f, dx_f, dk_f, db_f), (y_r, dx_r, dk_r, db_r), ("y", "dx", "dkernel", "dbias")):
+            close(a, b, dtype, f"{q}, loops {'on' if on else 'off'}")
         assert ("col2im_add" in used) == on
         assert ("im2col_padded" in used) == (on and padding == "same" and C > 1)  # im2col of the padded x
+        if C > 1:  # (one channel with 3 filters: fast_conv1's row loops fuse bias and ReLU themselves)
+            assert ("bias_relu" in used) == on and ("relu_grad" in used) == on
 
 
 def test_no_jit_switch_turns_every_loop_off(used):
