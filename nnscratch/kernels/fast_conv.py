@@ -33,9 +33,9 @@ from __future__ import annotations
 import contextlib
 
 from nnscratch import backend
-from nnscratch.activations import ReLU
 from nnscratch.kernels import fast_im2col as f2c
 from nnscratch.kernels import fast_conv1, threads
+from nnscratch.kernels import fast_pointwise as pointwise
 from nnscratch.kernels.geometry import conv_output_length, padding_amounts
 from nnscratch.kernels.scratch import scratch
 
@@ -124,7 +124,7 @@ def conv2d_forward(x, kernel, bias, strides, padding, dilation_rate, activation=
             col = f2c.im2col_chunk(x[a:b], pads, KH, KW, strides, dilation_rate, H_out, W_out, out=out)  # (M_c, K)
             zc = z[a:b].reshape((b - a) * H_out * W_out, F)
             xp.matmul(col, W2, out=zc)
-            f2c.bias_activate(activation, zc, bias)  # in place, while the chunk is in cache
+            pointwise.bias_activate(activation, zc, bias)  # in place, while the chunk is in cache
 
     with threads.single_threaded_blas() if len(ranges) > 1 else contextlib.nullcontext():
         threads.run_ranges(work, ranges)
@@ -173,13 +173,13 @@ def _backward(dy, cache, kernel, need_input_grad):
         for a in range(n0, n1, step):
             b = min(a + step, n1)
             M = (b - a) * H_out * W_out
-            dzc = f2c.activation_grad(f, dy[a:b], y[a:b]).reshape(M, F)  # dL/dz = f'(z) * dL/dy
+            dzc = pointwise.activation_grad(f, dy[a:b], y[a:b]).reshape(M, F)  # dL/dz = f'(z) * dL/dy
             if kept is None:
                 col = f2c.im2col_chunk(x[a:b], pads, KH, KW, strides, dilation_rate, H_out, W_out)
             else:
                 col = f2c.as_matrix(f2c.col_rows(kept, a, b))
             dW += xp.matmul(col.T, dzc, out=tmp)  # dL/dW = sum over chunks of col^T @ dz
-            db += f2c.column_sum(xp, dzc)  # dL/db = sum of dz
+            db += pointwise.column_sum(xp, dzc)  # dL/db = sum of dz
             if W_rot is not None:
                 dx_by_correlation(dx[a:b], dzc.reshape(b - a, H_out, W_out, F), W_rot, pads, KH, KW, dilation_rate)
             elif need_input_grad:
