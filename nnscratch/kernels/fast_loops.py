@@ -183,7 +183,7 @@ def conv1_rows_forward(x, w, bias, y, relu):
             for j in range(W_out):
                 for f in range(F):
                     v = row[f, j]
-                    yr[j, f] = v if (not relu or v > zero) else zero
+                    yr[j, f] = v if (not relu or v > zero or v != v) else zero  # np.maximum(v, 0): NaN stays
 
 
 def conv1_rows_weight_grad(x, dy, y, dW, db, relu):
@@ -256,7 +256,7 @@ def bias_relu(z, bias):
         row = z[m]
         for f in range(F):
             v = row[f] + bias[f]
-            row[f] = v if v > zero else zero
+            row[f] = v if (v > zero or v != v) else zero  # np.maximum(v, 0): NaN stays NaN, -0.0 becomes 0.0
 
 
 def relu_grad(dy, y, dz):

@@ -188,3 +188,21 @@ def test_no_jit_switch_turns_every_loop_off(used):
         assert not jit.enabled() and jit.compiled(pooling.max_pool_forward) is None
         fast.max_pool_forward(distinct((2, 4, 4, 3), 9, "float32"), (2, 2), (2, 2), "valid")
     assert used == [] and jit.enabled()
+
+
+@pytest.mark.parametrize("C,F", [(1, 6), (3, 8)])  # the one-channel row loop; bias_relu after the product
+def test_compiled_relu_keeps_nan_as_the_readable_kernel(monkeypatch, used, C, F):
+    """relu(NaN) is NaN (np.maximum propagates it) and relu(-0.0) is +0.0: a NaN in the input must
+    reach the loss, not be zeroed by the fused ReLU."""
+    monkeypatch.setattr(fast_conv, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(fast_conv, "KEEP_COL_BYTES", 0)
+    x = distinct((2, 6, 6, C), 14, "float32")
+    x[1, 2, 3, 0] = np.nan
+    kernel, bias = distinct((3, 3, C, F), 15, "float32"), distinct((F,), 16, "float32")
+    relu = nn.activations.get("relu")
+    y_r, _ = conv.conv2d_forward(x, kernel, bias, (1, 1), "same", (1, 1), relu)
+    y_f, _ = fast.conv2d_forward(x, kernel, bias, (1, 1), "same", (1, 1), relu)
+    assert np.isnan(y_r).any()
+    np.testing.assert_array_equal(np.isnan(y_f), np.isnan(y_r))
+    assert not np.signbit(y_f).any()
+    assert used and set(used) <= {"conv1_rows_forward", "bias_relu", "im2col_padded"}
