@@ -5,10 +5,12 @@ import pytest
 
 import nnscratch as nn
 from nnscratch import kernels
-from nnscratch.kernels import fast_adam
+from nnscratch.kernels import fast_adam, jit
 from nnscratch.optimizers.adam import adam_update
 
 pytest.importorskip("numba")
+if not jit.enabled():
+    pytest.skip("the compiled loops are switched off (NNSCRATCH_NO_JIT)", allow_module_level=True)
 
 
 def state(shape, dtype, seed):

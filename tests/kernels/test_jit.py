@@ -11,6 +11,8 @@ from nnscratch.kernels import fast, fast_conv, fast_conv1, jit, threads
 from nnscratch.layers import conv, pooling
 
 pytest.importorskip("numba")
+if not jit.enabled():
+    pytest.skip("the compiled loops are switched off (NNSCRATCH_NO_JIT)", allow_module_level=True)
 
 TOL = {"float64": dict(rtol=1e-10, atol=1e-11), "float32": dict(rtol=2e-5, atol=2e-5)}
 
