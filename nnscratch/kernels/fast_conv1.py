@@ -2,21 +2,25 @@
 
 Its im2col matrix has only KH*KW columns, and with few filters the matrix products are
 (M, 9) @ (9, F) with F = 6 (LeNet), which BLAS runs at 8-17 GFLOP/s while im2col, the ReLU
-mask and the column sums each make a pass over memory. ``fast_loops`` has two loop forms:
+mask and the column sums each make a pass over memory. ``fast_loops`` has three loops for it:
 
-* **Row loops** (stride 1, no dilation): each output row as F vectors over the row's pixels,
-  ``conv1_rows_forward`` and ``conv1_rows_weight_grad`` (LeNet's step 5.8 -> 4.9 ms, its
-  predict 322 -> 298 ms, alternating in one process). Measured, 2 threads, medians of 15,
-  28x28 images, 3x3 'valid': forward at 6 filters, batch 64 0.63 -> 0.48 ms and batch 1000
-  9.1 -> 7.1 ms (at 8 filters even, at 32 slower); dW, db at 6 filters 1.4 -> 0.87 ms, at 16
-  filters 1.9 -> 1.27 ms (the pixel loop below), at 32 slower (7.0 vs 5.1 ms).
+* **Forward over the flattened image** (stride 1, no dilation, up to 8 filters):
+  ``conv1_rows_forward``, one vectorised multiply-add over a shifted slice of the padded image
+  per (filter, tap). LeNet's first conv in predict (28x28, 6 filters, 160-image sub-batches,
+  2 threads): 145 ms per 10,000 images by im2col + BLAS, 130 ms by a loop over output rows
+  whose index ``j + q`` kept Numba from vectorising, 60 ms with slices (see its docstring).
+  At 16 and 32 filters it was level with or slower than im2col (0.95 vs 0.87 ms, 2.9 vs 2.6 ms).
+* **Weight gradient by rows** (stride 1, no dilation, up to 16 filters):
+  ``conv1_rows_weight_grad``, dz's row transposed to (F, W_out), then per-lane partial sums
+  (LeNet's step 5.8 -> 4.9 ms with both row loops, alternating in one process). dW, db at 6
+  filters 1.4 -> 0.87 ms, at 16 filters 1.9 -> 1.27 ms (the pixel loop below), at 32 slower
+  (7.0 vs 5.1 ms).
 * **Pixel loop** ``conv_weight_grad`` (any strides and dilations), F vectors per pixel: dW, db
   at 32 filters, batch 128, 5.2 -> 3.1 ms (im2col path -> loop); at 6 filters 1.1 -> 1.6 ms.
 
-The activation is fused (ReLU inside the loops; any other applied after the forward loop,
-its derivative before the backward one is not fused: those run the im2col path). Each function
-returns None where it does not apply (device arrays, Numba missing or off, more channels, ...)
-and ``fast_conv`` then runs its im2col path.
+ReLU (or no activation) is fused into the loops; other activations take the im2col path. Each
+function returns None where it does not apply (device arrays, Numba missing or off, more
+channels, other strides, ...) and ``fast_conv`` then runs its im2col path.
 """
 from __future__ import annotations
 
@@ -45,6 +49,11 @@ def _padded(x, pads, a, b):
     return x_pad.reshape(x_pad.shape[:3])
 
 
+def _flat(x_pad):
+    """(n, Hp, Wp) -> (n, Hp*Wp), a view (the padded chunk is contiguous)."""
+    return x_pad.reshape(x_pad.shape[0], -1)
+
+
 def forward(x, kernel, bias, strides, dilation_rate, activation, pads, H_out, W_out):
     """y = f(conv(x) + bias) by ``fast_loops.conv1_rows_forward``, or None where it does not apply."""
     F = kernel.shape[3]
@@ -60,7 +69,7 @@ def forward(x, kernel, bias, strides, dilation_rate, activation, pads, H_out, W_
     b = xp.zeros(F, dtype=x.dtype) if bias is None else xp.ascontiguousarray(bias)
     y = xp.empty((x.shape[0], H_out, W_out, F), dtype=x.dtype)
     relu = activation is not None
-    threads.run_ranges(lambda a, e: loop(_padded(x, pads, a, e), w, b, y[a:e], relu),
+    threads.run_ranges(lambda a, e: loop(_flat(_padded(x, pads, a, e)), w, b, y[a:e], relu),
                        threads.split(x.shape[0], threads.num_threads()))
     return y
 
