@@ -1,6 +1,7 @@
 """The fast tier's compiled loops (``kernels/fast_loops.py``, through ``kernels/jit.py``) against
 the readable kernels, and the same fast-tier calls with the loops switched off (its NumPy code):
-2x2 pooling forward, non-overlapping pooling backward, and the one-channel conv's weight gradient."""
+2x2 pooling forward, non-overlapping pooling backward, im2col of padded input, col2im, bias +
+ReLU and relu'(z) * dy, and the one-channel convolution's loops."""
 import itertools
 
 import numpy as np
@@ -9,23 +10,11 @@ import pytest
 import nnscratch as nn
 from nnscratch.kernels import fast, fast_conv, fast_conv1, jit, threads
 from nnscratch.layers import conv, pooling
+from tests.kernels.test_tiers import close, distinct
 
 pytest.importorskip("numba")
 if not jit.enabled():
     pytest.skip("the compiled loops are switched off (NNSCRATCH_NO_JIT)", allow_module_level=True)
-
-TOL = {"float64": dict(rtol=1e-10, atol=1e-11), "float32": dict(rtol=2e-5, atol=2e-5)}
-
-
-def distinct(shape, seed, dtype):
-    g = np.random.default_rng(seed)
-    size = int(np.prod(shape))
-    return (g.permutation(size).reshape(shape) / size * 4 - 2).astype(dtype)
-
-
-def close(a, b, dtype, what):
-    scale = max(1.0, float(np.abs(b).max(initial=0.0)))
-    np.testing.assert_allclose(a, b, rtol=TOL[dtype]["rtol"], atol=TOL[dtype]["atol"] * scale, err_msg=what)
 
 
 @pytest.fixture
