@@ -12,8 +12,8 @@ tier. Measured, 2 threads, medians of 15 calls, the Keras "Simple MNIST convnet"
   per tap) -> 0.43 ms. All four taps are read once and the window's max and argmax written
   once. (A loop over any KH x KW stored the running max every tap and was 2x slower than NumPy.)
 * non-overlapping pooling backward: 1.8 -> 0.85 ms; dx written once, row by row.
-* the one-channel convolution's row and pixel loops (``conv1_rows_forward``,
-  ``conv1_rows_weight_grad``, ``conv_weight_grad``): measured and dispatched in ``fast_conv1``.
+* the one-channel convolution's loops (``conv1_flat_forward``,
+  ``conv1_flat_weight_grad``, ``conv_weight_grad``): measured and dispatched in ``fast_conv1``.
 * col2im, window by window (``col2im_add``), 1 thread, one chunk: LeNet's second conv (32
   images, 6 channels, 13x13) 0.51 -> 0.25 ms; 32 channels 13x13 (16 images) 0.63 -> 0.13 ms,
   28x28 (8 images) 1.85 -> 0.36 ms. (im2col as a loop was no faster than the strided copy.)
@@ -158,7 +158,7 @@ def col2im_add(dx_pad, dcol, SH, SW, DH, DW):
                             dst[c] += src[c]
 
 
-def conv1_rows_forward(x, w, bias, y, relu):
+def conv1_flat_forward(x, w, bias, y, relu):
     """A one-channel, stride-1 conv over the flattened padded image: with p = i*Wp + j,
     z[f, p] = bias[f] + sum over taps (a, q) of w[a, q, f] * x[b, p + a*Wp + q], so each
     (filter, tap) is one long vectorised multiply-add over shifted slices of the image (the
@@ -194,43 +194,52 @@ def conv1_rows_forward(x, w, bias, y, relu):
                     yr[j, f] = v if (not relu or v > zero or v != v) else zero  # np.maximum(v, 0): NaN stays
 
 
-def conv1_rows_weight_grad(x, dy, y, dW, db, relu):
+def conv1_flat_weight_grad(x, dy, y, dW, db, relu):
     """dW[a, q, f] += sum of x[b, i + a, j + q] * dz[b, i, j, f] and db[f] += sum of dz for a
-    one-channel, stride-1 conv (dz = dy * (y > 0) when ``relu``), one output row at a time:
-    dz's row transposed to (F, W_out), then per-lane partial sums over j (vectorised), summed
-    per image. x (n, Hp, Wp) padded, dW (KH, KW, F)."""
+    one-channel, stride-1 conv (dz = dy * (y > 0) when ``relu``), over the flattened grid of
+    ``conv1_flat_forward``: dz is written transposed to (F, L) at p = i*Wp + j (the grid's
+    columns j >= W_out stay 0), then for each (tap, filter) the products x[p + a*Wp + q] * dz[f, p]
+    are summed lane by lane (one vectorised multiply-add per image over slices) and the lanes
+    once per call. x (n, Hp*Wp) padded and flattened, dW (KH, KW, F)."""
     n, H_out, W_out, F = dy.shape
     KH, KW = dW.shape[0], dW.shape[1]
+    Wp = W_out + KW - 1
+    L = (H_out - 1) * Wp + W_out
     zero = dy.dtype.type(0)
-    dzT = np.empty((F, W_out), dy.dtype)
-    acc = np.zeros((KH, KW, F, W_out), dy.dtype)
-    acc_b = np.zeros((F, W_out), dy.dtype)
+    dzT = np.zeros((F, L), dy.dtype)
+    acc = np.zeros((KH, KW, F, L), dy.dtype)
+    acc_b = np.zeros((F, L), dy.dtype)
     for b in range(n):
-        acc[...] = zero
-        acc_b[...] = zero
         for i in range(H_out):
             g = dy[b, i]
             yr = y[b, i]
-            for j in range(W_out):
-                for f in range(F):
-                    dzT[f, j] = g[j, f] * (yr[j, f] > zero) if relu else g[j, f]
-            for f in range(F):
-                d = dzT[f]
-                ab = acc_b[f]
+            dz = dzT[:, i * Wp:i * Wp + W_out]
+            if relu:
                 for j in range(W_out):
-                    ab[j] += d[j]
-                for a in range(KH):
-                    xr = x[b, i + a]
-                    for q in range(KW):
-                        ac = acc[a, q, f]
-                        for j in range(W_out):
-                            ac[j] += xr[j + q] * d[j]
-        for a in range(KH):
-            for q in range(KW):
-                for f in range(F):
-                    dW[a, q, f] += acc[a, q, f].sum()
+                    for f in range(F):
+                        dz[f, j] = g[j, f] * (yr[j, f] > zero)  # relu'(z) * dy, as the readable dy * (y > 0)
+            else:
+                for j in range(W_out):
+                    for f in range(F):
+                        dz[f, j] = g[j, f]
+        xb = x[b]
         for f in range(F):
-            db[f] += acc_b[f].sum()
+            d = dzT[f]
+            ab = acc_b[f]
+            for p in range(L):
+                ab[p] += d[p]
+            for a in range(KH):
+                for q in range(KW):
+                    ac = acc[a, q, f]
+                    xs = xb[a * Wp + q:a * Wp + q + L]
+                    for p in range(L):
+                        ac[p] += xs[p] * d[p]
+    for a in range(KH):
+        for q in range(KW):
+            for f in range(F):
+                dW[a, q, f] += acc[a, q, f].sum()
+    for f in range(F):
+        db[f] += acc_b[f].sum()
 
 
 def im2col_padded(x, col, top, left, SH, SW, DH, DW):

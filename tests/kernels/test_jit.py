@@ -85,7 +85,7 @@ def test_compiled_max_pool_keeps_the_readable_ties_and_nan_rule(used):
 
 
 CONVS = list(itertools.product([(3, 3), (2, 3)], [(1, 1), (2, 2)], ["valid", "same"], [(1, 1), (2, 1)],
-                               [None, "relu", "tanh"], [6, 16, 32]))
+                               [None, "relu", "tanh"], [6, 16, 32, 40]))
 
 
 def conv_loops(used):
@@ -98,9 +98,9 @@ def expected_conv_loops(strides, dilation, activation, F):
     if activation == "tanh":
         return []
     plain = strides == (1, 1) and dilation == (1, 1)
-    forward = ["conv1_rows_forward"] if plain and F <= fast_conv1.ROWS_FORWARD_MAX_FILTERS else []
-    if plain and F <= fast_conv1.ROWS_MAX_FILTERS:
-        return forward + ["conv1_rows_weight_grad"]
+    forward = ["conv1_flat_forward"] if plain and F <= fast_conv1.FLAT_FORWARD_MAX_FILTERS else []
+    if plain and F <= fast_conv1.FLAT_MAX_FILTERS:
+        return forward + ["conv1_flat_weight_grad"]
     return forward + (["conv_weight_grad"] if F >= fast_conv1.PIXEL_MIN_FILTERS else [])
 
 
@@ -196,4 +196,4 @@ def test_compiled_relu_keeps_nan_as_the_readable_kernel(monkeypatch, used, C, F)
     assert np.isnan(y_r).any()
     np.testing.assert_array_equal(np.isnan(y_f), np.isnan(y_r))
     assert not np.signbit(y_f).any()
-    assert used and set(used) <= {"conv1_rows_forward", "bias_relu", "im2col_padded"}
+    assert used and set(used) <= {"conv1_flat_forward", "bias_relu", "im2col_padded"}
