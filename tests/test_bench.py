@@ -299,8 +299,23 @@ def test_gemm_floor_takes_the_faster_of_the_thread_counts(monkeypatch):
     monkeypatch.setattr(gemm, "threadpool_limits", fake_limits)
     monkeypatch.setattr(gemm, "time_gemm", lambda M, K, N, **kw: (1e-3 if state["one"] else 3e-3) * (M > 500)
                         + (5e-3 if state["one"] else 2e-3) * (M <= 500))
+    monkeypatch.setattr(gemm, "time_gemm_rows", lambda M, K, N, threads, **kw: None)  # not applicable here
     assert gemm.best_gemm(1000, 8, 8) == (1e-3, 1)
     assert gemm.best_gemm(100, 8, 8) == (2e-3, "env")
+    # row blocks on threads, each with one BLAS thread (how nnscratch's pool runs conv products), when faster
+    monkeypatch.setattr(gemm, "time_gemm_rows", lambda M, K, N, threads, **kw: 0.5e-3 if M > 500 else 9e-3)
+    assert gemm.best_gemm(1000, 8, 8, threads=2) == (0.5e-3, "1 each, 2 threads")
+    assert gemm.best_gemm(100, 8, 8, threads=2) == (2e-3, "env")
+
+
+def test_row_block_gemm_timing_runs_the_product_on_threads():
+    pytest.importorskip("threadpoolctl")
+    from nnscratch.bench import gemm
+
+    seconds = gemm.time_gemm_rows(64, 32, 16, 2, budget=1e-3, reps=1)
+    assert seconds is not None and 0 < seconds < 1
+    assert gemm.time_gemm_rows(64, 32, 16, 1) is None  # one thread: the 1-thread timing covers it
+    assert gemm.time_gemm_rows(3, 32, 16, 2) is None  # fewer than two rows per thread
 
 
 def test_the_wheel_ships_the_suite_and_the_bench_extra_has_the_peers():

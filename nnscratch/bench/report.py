@@ -148,7 +148,7 @@ def markdown(result):
             row += [f"{r['x_floor'][e]:.1f}x, {r['gflops'][e]:.1f}" if r["x_floor"][e] else "n/a" for e in engines]
             lines.append("| " + " | ".join(row) + " |")
         lines += ["", "<details><summary>GEMM speed at the models' shapes</summary>", "",
-                  "| M x K x N | GFLOP/s | BLAS threads (the faster) |", "|---|---|---|"]
+                  "| M x K x N | GFLOP/s | BLAS threads (the fastest way) |", "|---|---|---|"]
         lines += [f"| {s['M']} x {s['K']} x {s['N']} | {s['gflops']:.1f} | {s.get('blas_threads', 'env')} |"
                   for s in g["shapes"]]
         lines += ["", "</details>"]
