@@ -6,8 +6,9 @@
   per formula, no buffers kept.
 * **fast** (``kernels/fast*.py``): the same kernels with the speed tricks (thread pool, strided
   im2col, fused activations, the correlation form of dx, chunked pooling, reused scratch memory,
-  and loops compiled by Numba (``fast_loops.py`` through ``jit.py``: 2x2 pooling, pooling
-  backward, col2im, a one-channel conv's weight gradient, the Adam update; ``NNSCRATCH_NO_JIT=1``
+  and loops compiled by Numba (``fast_loops.py`` and ``conv1_loops.py`` through ``jit.py``: 2x2
+  pooling, pooling backward, im2col and col2im, bias + ReLU, a one-channel conv's forward and
+  weight gradient, the Adam update; ``NNSCRATCH_NO_JIT=1``
   turns them off); each trick's docstring gives the measurement that earned it, and
   ``tests/kernels/`` compares this tier with the other two.
 * **reference** (``kernels/reference.py``): plain loops, one index per ``for``.

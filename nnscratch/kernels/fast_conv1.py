@@ -2,15 +2,17 @@
 
 Its im2col matrix has only KH*KW columns, and with few filters the matrix products are
 (M, 9) @ (9, F) with F = 6 (LeNet), which BLAS runs at 8-17 GFLOP/s while im2col, the ReLU
-mask and the column sums each make a pass over memory. ``fast_loops`` has three loops for it:
+mask and the column sums each make a pass over memory. ``conv1_loops`` has three loops for it:
 
 * **Over the flattened image** (stride 1, no dilation): with p = i*Wp + j the padded image is
   one long row, and each (filter, tap) becomes one vectorised multiply-add over a shifted
   slice of it. ``conv1_flat_forward`` (up to 8 filters): LeNet's first conv in predict (28x28,
   6 filters, 160-image sub-batches, 2 threads) 145 ms per 10,000 images by im2col + BLAS, 130 ms
   by a loop over output rows whose index ``j + q`` kept Numba from vectorising, 60 ms with
-  slices; at 16 and 32 filters it was level with or slower than im2col (0.95 vs 0.87 ms, 2.9
-  vs 2.6 ms). ``conv1_flat_weight_grad`` (up to 32 filters), per-lane sums over the grid: 2
+  slices; with its output written filter by filter (``conv1_loops``), the forward of 64 images
+  (28x28, 'valid', 2 threads) at 6 filters takes 223 us against 575 us by im2col + BLAS; at 16
+  filters the two are level (511 vs 516 us), at 32 im2col + BLAS wins (845 vs 1295 us, 'same'),
+  hence the limit of 8. ``conv1_flat_weight_grad`` (up to 32 filters), per-lane sums over the grid: 2
   threads, 28x28, 3x3 'valid', dW and db at 6 filters (batch 64) 0.52 ms (a loop over output
   rows) -> 0.40 ms, at 16 filters 1.20 -> 0.93 ms, at 32 filters (batch 128) 4.7 -> 3.7 ms
   against 5.1 ms for the pixel loop below.
@@ -26,7 +28,7 @@ from __future__ import annotations
 from nnscratch import backend
 from nnscratch.activations import ReLU
 from nnscratch.kernels import fast_im2col as f2c
-from nnscratch.kernels import fast_loops, jit, threads
+from nnscratch.kernels import conv1_loops, jit, threads
 
 #: The flattened-image loops: the forward up to this many filters, the weight gradient up to
 #: FLAT_MAX_FILTERS (the measured range).
@@ -55,13 +57,13 @@ def _flat(x_pad):
 
 
 def forward(x, kernel, bias, strides, dilation_rate, activation, pads, H_out, W_out):
-    """y = f(conv(x) + bias) by ``fast_loops.conv1_flat_forward``, or None where it does not apply."""
+    """y = f(conv(x) + bias) by ``conv1_loops.conv1_flat_forward``, or None where it does not apply."""
     F = kernel.shape[3]
     if not _applies(x, kernel, activation) or F > FLAT_FORWARD_MAX_FILTERS:
         return None
     if tuple(strides) != (1, 1) or tuple(dilation_rate) != (1, 1) or (bias is not None and bias.dtype != x.dtype):
         return None
-    loop = jit.compiled(fast_loops.conv1_flat_forward)
+    loop = jit.compiled(conv1_loops.conv1_flat_forward)
     if loop is None:
         return None
     xp = backend.get_array_module(x)
@@ -85,7 +87,7 @@ def weight_grad(dy, cache, kernel):
     flat = (SH, SW, DH, DW) == (1, 1, 1, 1) and F <= FLAT_MAX_FILTERS
     if not flat and F < PIXEL_MIN_FILTERS:
         return None
-    loop = jit.compiled(fast_loops.conv1_flat_weight_grad if flat else fast_loops.conv_weight_grad)
+    loop = jit.compiled(conv1_loops.conv1_flat_weight_grad if flat else conv1_loops.conv_weight_grad)
     if loop is None:
         return None
     xp = backend.get_array_module(dy)

@@ -1,10 +1,10 @@
 """Fast tier: loop kernels that Numba compiles (``jit.compiled``), for the passes where NumPy's
 one-operation-per-pass costs most: 2x2 pooling, im2col of padded input, col2im, the bias and
-ReLU passes, and the convolution with one input channel.
+ReLU passes (the convolution with one input channel has its own, ``conv1_loops``).
 
 Each is the plain loop of the readable kernel's formula over one range of the batch, written
 so that LLVM vectorises the innermost loop over channels (contiguous in NHWC). The callers in
-``fast_pool``, ``fast_im2col`` and ``fast_conv1`` split the batch over the kernel pool's threads and fall back
+``fast_pool``, ``fast_im2col`` and ``fast_pointwise`` split the batch over the kernel pool's threads and fall back
 to their NumPy code when Numba is absent; ``tests/kernels/`` runs both against the readable
 tier. Measured, 2 threads, medians of 15 calls, the Keras "Simple MNIST convnet" at batch 128:
 
@@ -12,8 +12,6 @@ tier. Measured, 2 threads, medians of 15 calls, the Keras "Simple MNIST convnet"
   per tap) -> 0.43 ms. All four taps are read once and the window's max and argmax written
   once. (A loop over any KH x KW stored the running max every tap and was 2x slower than NumPy.)
 * non-overlapping pooling backward: 1.8 -> 0.85 ms; dx written once, row by row.
-* the one-channel convolution's loops (``conv1_flat_forward``,
-  ``conv1_flat_weight_grad``, ``conv_weight_grad``): measured and dispatched in ``fast_conv1``.
 * col2im, window by window (``col2im_add``), 1 thread, one chunk: LeNet's second conv (32
   images, 6 channels, 13x13) 0.51 -> 0.25 ms; 32 channels 13x13 (16 images) 0.63 -> 0.13 ms,
   28x28 (8 images) 1.85 -> 0.36 ms. (im2col as a loop was no faster than the strided copy.)
@@ -106,43 +104,6 @@ def avg_pool_tiles_backward(dy, dx_pad, count, KH, KW):
                             d[c] = g[c] / k
 
 
-def conv_weight_grad(x_pad, dy, y, dW, db, SH, SW, DH, DW, relu):
-    """dW[a, q, c, f] += sum over (b, i, j) of x_pad[b, SH*i + DH*a, SW*j + DW*q, c] * dz[b, i, j, f]
-    and db[f] += sum of dz, with dz = dy * (y > 0) when ``relu`` (else dz = dy). Each image is
-    summed into its own partial first (float32 sums of one image, then of images)."""
-    n, H_out, W_out, F = dy.shape
-    KH, KW, C = dW.shape[0], dW.shape[1], dW.shape[2]
-    dz = dy[0, 0, 0].copy()
-    part_W = dW.copy()
-    part_b = db.copy()
-    zero = dy.dtype.type(0)
-    for b in range(n):
-        part_W[...] = zero
-        part_b[...] = zero
-        for i in range(H_out):
-            for j in range(W_out):
-                g = dy[b, i, j]
-                yr = y[b, i, j]
-                if relu:
-                    for f in range(F):
-                        dz[f] = g[f] * (yr[f] > zero)  # relu'(z) * dy, as the readable dy * (y > 0)
-                else:
-                    for f in range(F):
-                        dz[f] = g[f]
-                for f in range(F):
-                    part_b[f] += dz[f]
-                for a in range(KH):
-                    for q in range(KW):
-                        xr = x_pad[b, SH * i + DH * a, SW * j + DW * q]
-                        for c in range(C):
-                            v = xr[c]
-                            w = part_W[a, q, c]
-                            for f in range(F):
-                                w[f] += v * dz[f]
-        dW += part_W
-        db += part_b
-
-
 def col2im_add(dx_pad, dcol, SH, SW, DH, DW):
     """dx_pad[b, SH*i + DH*a, SW*j + DW*q, c] += dcol[b, i, j, a, q, c] for every window (i, j)
     and tap (a, q): the readable col2im, window by window."""
@@ -156,90 +117,6 @@ def col2im_add(dx_pad, dcol, SH, SW, DH, DW):
                         dst = dx_pad[b, SH * i + DH * a, SW * j + DW * q]
                         for c in range(C):
                             dst[c] += src[c]
-
-
-def conv1_flat_forward(x, w, bias, y, relu):
-    """A one-channel, stride-1 conv over the flattened padded image: with p = i*Wp + j,
-    z[f, p] = bias[f] + sum over taps (a, q) of w[a, q, f] * x[b, p + a*Wp + q], so each
-    (filter, tap) is one long vectorised multiply-add over shifted slices of the image (the
-    columns j >= W_out of the grid are computed and dropped), then y[b, i, j, f] = f(z[f, p]).
-    x (n, Hp*Wp) padded and flattened, w (KH, KW, F), y (n, H_out, W_out, F).
-    The slices keep every index a plain loop counter: an index such as ``p + off`` made Numba
-    check for negative indices and stopped the vectorisation (2x slower)."""
-    n, H_out, W_out, F = y.shape
-    KH, KW = w.shape[0], w.shape[1]
-    Wp = W_out + KW - 1
-    L = (H_out - 1) * Wp + W_out  # one past the last grid position needed
-    z = np.empty((F, L), y.dtype)
-    zero = y.dtype.type(0)
-    for b in range(n):
-        xb = x[b]
-        for f in range(F):
-            zf = z[f]
-            bf = bias[f]
-            for p in range(L):
-                zf[p] = bf
-            for a in range(KH):
-                for q in range(KW):
-                    wv = w[a, q, f]
-                    xs = xb[a * Wp + q:a * Wp + q + L]
-                    for p in range(L):
-                        zf[p] += xs[p] * wv
-        for i in range(H_out):
-            yr = y[b, i]
-            zr = z[:, i * Wp:i * Wp + W_out]
-            for j in range(W_out):
-                for f in range(F):
-                    v = zr[f, j]
-                    yr[j, f] = v if (not relu or v > zero or v != v) else zero  # np.maximum(v, 0): NaN stays
-
-
-def conv1_flat_weight_grad(x, dy, y, dW, db, relu):
-    """dW[a, q, f] += sum of x[b, i + a, j + q] * dz[b, i, j, f] and db[f] += sum of dz for a
-    one-channel, stride-1 conv (dz = dy * (y > 0) when ``relu``), over the flattened grid of
-    ``conv1_flat_forward``: dz is written transposed to (F, L) at p = i*Wp + j (the grid's
-    columns j >= W_out stay 0), then for each (tap, filter) the products x[p + a*Wp + q] * dz[f, p]
-    are summed lane by lane (one vectorised multiply-add per image over slices) and the lanes
-    once per call. x (n, Hp*Wp) padded and flattened, dW (KH, KW, F)."""
-    n, H_out, W_out, F = dy.shape
-    KH, KW = dW.shape[0], dW.shape[1]
-    Wp = W_out + KW - 1
-    L = (H_out - 1) * Wp + W_out
-    zero = dy.dtype.type(0)
-    dzT = np.zeros((F, L), dy.dtype)
-    acc = np.zeros((KH, KW, F, L), dy.dtype)
-    acc_b = np.zeros((F, L), dy.dtype)
-    for b in range(n):
-        for i in range(H_out):
-            g = dy[b, i]
-            yr = y[b, i]
-            dz = dzT[:, i * Wp:i * Wp + W_out]
-            if relu:
-                for j in range(W_out):
-                    for f in range(F):
-                        dz[f, j] = g[j, f] * (yr[j, f] > zero)  # relu'(z) * dy, as the readable dy * (y > 0)
-            else:
-                for j in range(W_out):
-                    for f in range(F):
-                        dz[f, j] = g[j, f]
-        xb = x[b]
-        for f in range(F):
-            d = dzT[f]
-            ab = acc_b[f]
-            for p in range(L):
-                ab[p] += d[p]
-            for a in range(KH):
-                for q in range(KW):
-                    ac = acc[a, q, f]
-                    xs = xb[a * Wp + q:a * Wp + q + L]
-                    for p in range(L):
-                        ac[p] += xs[p] * d[p]
-    for a in range(KH):
-        for q in range(KW):
-            for f in range(F):
-                dW[a, q, f] += acc[a, q, f].sum()
-    for f in range(F):
-        db[f] += acc_b[f].sum()
 
 
 def im2col_padded(x, col, top, left, SH, SW, DH, DW):

@@ -1,7 +1,8 @@
-"""The fast tier's compiled loops (``kernels/fast_loops.py``, through ``kernels/jit.py``) against
-the readable kernels, and the same fast-tier calls with the loops switched off (its NumPy code):
-2x2 pooling forward, non-overlapping pooling backward, im2col of padded input, col2im, bias +
-ReLU and relu'(z) * dy, and the one-channel convolution's loops."""
+"""The fast tier's compiled loops (``kernels/fast_loops.py`` and ``kernels/conv1_loops.py``,
+through ``kernels/jit.py``) against the readable kernels, and the same fast-tier calls with the
+loops switched off (its NumPy code): 2x2 pooling forward, non-overlapping pooling backward,
+im2col of padded input, col2im, bias + ReLU and relu'(z) * dy, and the one-channel
+convolution's loops (forward and weight gradient)."""
 import itertools
 
 import numpy as np
