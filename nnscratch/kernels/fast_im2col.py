@@ -70,7 +70,9 @@ def col2im_add(dx_pad, dcol, SH, SW, DH, DW):
     """dx_pad += col2im(dcol): host arrays by the compiled loop ``fast_loops.col2im_add`` (2-5x
     faster) when Numba is there, else with the same loop order choice as ``im2col_into``."""
     _, H_out, W_out, KH, KW, C = dcol.shape
-    loop = None if backend.is_device_array(dx_pad) or dx_pad.dtype != dcol.dtype else jit.compiled(fast_loops.col2im_add)
+    host = not backend.is_device_array(dx_pad) and dx_pad.dtype == dcol.dtype
+    contiguous = host and dx_pad.flags.c_contiguous and dcol.flags.c_contiguous  # the loop reshapes both
+    loop = jit.compiled(fast_loops.col2im_add) if contiguous else None
     if loop is not None:
         loop(dx_pad, dcol, SH, SW, DH, DW)
         return dx_pad

@@ -175,6 +175,30 @@ def test_compiled_im2col_and_col2im_give_the_readable_conv(monkeypatch, used, dt
             assert ("bias_relu" in used) == on and ("relu_grad" in used) == on
 
 
+@pytest.mark.parametrize("strides,dilation", [((1, 1), (1, 1)), ((1, 1), (2, 1)), ((2, 1), (1, 1)), ((1, 2), (1, 1))])
+def test_compiled_col2im_equals_the_numpy_code_and_leaves_strided_arrays_to_it(used, strides, dilation):
+    """The loop (its run-per-window-row form where the width stride and dilation are 1) adds the
+    same terms as the NumPy code; arrays it cannot reshape in place (views) go to the NumPy code."""
+    from nnscratch.kernels import fast_im2col as f2c
+
+    KH, KW = 3, 2
+    (SH, SW), (DH, DW) = strides, dilation
+    dcol = distinct((2, 3, 4, KH, KW, 5), 17, "float64")
+    shape = (2, SH * 2 + DH * (KH - 1) + 1, SW * 3 + DW * (KW - 1) + 1, 5)
+    with jit.use_jit(False):
+        expected = f2c.col2im_add(np.ones(shape), dcol, SH, SW, DH, DW)
+    assert used == []
+    got = f2c.col2im_add(np.ones(shape), dcol, SH, SW, DH, DW)
+    assert used == ["col2im_add"]
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    used.clear()
+    wide = np.ones(shape[:2] + (2 * shape[2], 5))
+    view = f2c.col2im_add(wide[:, :, ::2], dcol, SH, SW, DH, DW)
+    assert used == [] and not view.flags.c_contiguous
+    np.testing.assert_allclose(view, expected, rtol=1e-12)
+    assert (wide[:, :, 1::2] == 1).all()
+
+
 def test_no_jit_switch_turns_every_loop_off(used):
     with jit.use_jit(False):
         assert not jit.enabled() and jit.compiled(pooling.max_pool_forward) is None
