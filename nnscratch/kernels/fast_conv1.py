@@ -12,10 +12,10 @@ mask and the column sums each make a pass over memory. ``conv1_loops`` has three
   slices; with its output written filter by filter (``conv1_loops``), the forward of 64 images
   (28x28, 'valid', 2 threads) at 6 filters takes 223 us against 575 us by im2col + BLAS; at 16
   filters the two are level (511 vs 516 us), at 32 im2col + BLAS wins (845 vs 1295 us, 'same'),
-  hence the limit of 8. ``conv1_flat_weight_grad`` (up to 32 filters), per-lane sums over the grid: 2
-  threads, 28x28, 3x3 'valid', dW and db at 6 filters (batch 64) 0.52 ms (a loop over output
-  rows) -> 0.40 ms, at 16 filters 1.20 -> 0.93 ms, at 32 filters (batch 128) 4.7 -> 3.7 ms
-  against 5.1 ms for the pixel loop below.
+  hence the limit of 8. ``conv1_flat_weight_grad`` (up to 32 filters), per-lane sums over
+  the grid: 2 threads, 28x28, 3x3 'valid', dW and db at 6 filters (batch 64) 0.52 ms (a loop
+  over output rows) -> 0.40 ms, at 16 filters 1.20 -> 0.93 ms, at 32 filters (batch 128)
+  4.7 -> 3.7 ms against 5.1 ms for the pixel loop below.
 * **Pixel loop** ``conv_weight_grad`` (any strides and dilations), F vectors per pixel: dW, db
   at 32 filters, batch 128, 5.2 -> 3.1 ms (im2col path -> loop); at 6 filters 1.1 -> 1.6 ms.
 
