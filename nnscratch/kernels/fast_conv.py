@@ -34,7 +34,7 @@ import contextlib
 
 from nnscratch import backend
 from nnscratch.kernels import fast_im2col as f2c
-from nnscratch.kernels import fast_conv1, threads
+from nnscratch.kernels import fast_conv1, fast_winograd, threads
 from nnscratch.kernels import fast_pointwise as pointwise
 from nnscratch.kernels.geometry import conv_output_length, padding_amounts
 from nnscratch.kernels.scratch import scratch
@@ -121,6 +121,8 @@ def conv2d_forward(x, kernel, bias, strides, padding, dilation_rate, activation=
         return f2c.conv2d_forward_whole(x, kernel, bias, strides, padding, dilation_rate, activation)
     xp = backend.get_array_module(x)
     N, H, W, C, KH, KW, F, H_out, W_out, pads = _geometry(x, kernel, strides, padding, dilation_rate)
+    if fast_winograd.applies(x, kernel, strides, dilation_rate):  # 3x3, stride 1: Winograd F(2x2, 3x3)
+        return fast_winograd.conv2d_forward(x, kernel, bias, pads, activation)
     K = KH * KW * C
     ranges, step = _ranges(N, H_out * W_out * K * x.itemsize)
     y = fast_conv1.forward(x, kernel, bias, strides, dilation_rate, activation, pads, H_out, W_out)
@@ -166,6 +168,8 @@ def conv2d_backward(dy, cache, kernel, need_input_grad=True):
     dz = f'(z) * dy and sums col^T @ dz and dz into its own partial dW, db; dx is written
     chunk by chunk. One input channel: dW, db by ``fast_conv1``'s loops where they apply
     (whether or not dx is wanted, so that dW does not depend on it)."""
+    if "winograd" in cache:
+        return fast_winograd.conv2d_backward(dy, cache, kernel, need_input_grad)
     loop = fast_conv1.weight_grad(dy, cache, kernel) if "x" in cache else None
     if loop is None:
         return _backward(dy, cache, kernel, need_input_grad)
