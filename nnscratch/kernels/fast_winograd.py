@@ -103,11 +103,12 @@ def conv2d_forward(x, kernel, bias, pads, activation=None):
     tiles_in, tiles_out = jit.compiled(winograd_loops.input_tiles), jit.compiled(winograd_loops.output_tiles)
 
     def work(n0, n1):
+        V_all = scratch(xp, (16, step * th * tw, C), x.dtype, slot="wino-V")
+        M_all = scratch(xp, (16, step * th * tw, F), x.dtype, slot="wino-M")
         for a in range(n0, n1, step):
             e = min(a + step, n1)
             T = (e - a) * th * tw
-            V = scratch(xp, (16, T, C), x.dtype, slot="wino-V")
-            M = scratch(xp, (16, T, F), x.dtype, slot="wino-M")
+            V, M = V_all[:, :T], M_all[:, :T]
             tiles_in(x[a:e], V, top, left, th, tw)  # V = B^T d B
             xp.matmul(V, U, out=M)  # M[k] = V[k] @ U[k]
             tiles_out(M, b, y[a:e], th, tw, relu)  # y = A^T M A + bias (ReLU fused)
@@ -141,25 +142,23 @@ def conv2d_backward(dy, cache, kernel, need_input_grad=True):
         dU = xp.zeros((16, C, F), dtype=dy.dtype)
         db = xp.zeros(F, dtype="float64")  # the loop's running sum, in double precision
         tmp = scratch(xp, (16, C, F), dy.dtype, slot="wino-dU")
+        V_all = scratch(xp, (16, step * th * tw, C), dy.dtype, slot="wino-V")
+        DY_all = scratch(xp, (16, step * th * tw, F), dy.dtype, slot="wino-DY")
         for a in range(n0, n1, step):
             e = min(a + step, n1)
             T = (e - a) * th * tw
-            V = scratch(xp, (16, T, C), dy.dtype, slot="wino-V")
+            V, DY = V_all[:, :T], DY_all[:, :T]
             tiles_in(x[a:e], V, top, left, th, tw)
             if relu or f is None:
                 dz, mask = dy[a:e], y[a:e]
             else:
                 dz = pointwise.activation_grad(f, dy[a:e], y[a:e])  # dL/dz = f'(z) * dL/dy
                 mask = dz
-            DY = scratch(xp, (16, T, F), dy.dtype, slot="wino-DY")
             tiles_out_T(dz, mask, DY, db, th, tw, relu)  # DY = A dz A^T (dz = dy * (y > 0) for ReLU)
             dU += xp.matmul(V.transpose(0, 2, 1), DY, out=tmp)  # dL/dU[k] += V[k]^T @ DY[k]
             if need_input_grad:
-                dV = scratch(xp, (16, T, C), dy.dtype, slot="wino-dV")
-                xp.matmul(DY, UT, out=dV)  # dL/dV[k] = DY[k] @ U[k]^T
-                dxc = dx[a:e]
-                dxc[...] = 0
-                tiles_in_T(dV, dxc, top, left, th, tw)  # dL/dx = sum of the tiles' B dV B^T
+                dV = xp.matmul(DY, UT, out=V)  # dL/dV[k] = DY[k] @ U[k]^T, in V's memory (V is done)
+                tiles_in_T(dV, dx[a:e], top, left, th, tw)  # dL/dx = the sum of the tiles' B dV B^T
         return dU, db
 
     ranges, step = _ranges(N, th * tw, C, F, dy.itemsize)

@@ -136,12 +136,17 @@ def output_tiles_adjoint(dy, y, DY, db, th, tw, relu):
 
 
 def input_tiles_adjoint(dV, dx, top, left, th, tw):
-    """dx[b, 2ty+i-top, 2tx+j-left, c] += (B dV_t B^T)[i, j] for every tile t and every input
-    inside dx (n, H, W, C): the transpose of ``input_tiles``. dx must hold zeros (or the sum
-    to add to) on entry."""
+    """dx[b, r, s, c] = the sum of (B dV_t B^T)[i, j] over the tiles t and positions (i, j)
+    with 2ty+i-top = r, 2tx+j-left = s: the transpose of ``input_tiles`` (dx (n, H, W, C) is
+    overwritten)."""
     n, H, W, C = dx.shape
     d = np.empty((4, 4, C), dtype=dV.dtype)  # one tile's values
+    zero = dx.dtype.type(0)
     for b in range(n):
+        for r in range(H):
+            for s in range(W):
+                for c in range(C):
+                    dx[b, r, s, c] = zero
         for ty in range(th):
             for tx in range(tw):
                 t = (b * th + ty) * tw + tx
