@@ -132,3 +132,22 @@ def test_a_float64_value_that_overflows_float32_warns_and_is_named(fashion):
             np.errstate(all="ignore"):
         model.fit(x, y[:256], batch_size=64, epochs=1, verbose=0)  # shuffled: x[200] is named wherever it lands
     assert "(x[200]) contains Inf" in model.stop_reason, model.stop_reason
+
+
+def test_step_monitor_keeps_weights_after_new_highs_of_the_loss_only():
+    """The weights are copied after a step whose loss beats RISE x the highest of the last
+    steps (every step of an exploding run), not after every noisy rise over the step before."""
+    from nnscratch.models.diagnosis import StepMonitor
+
+    nn.utils.set_random_seed(0)
+    model = nn.Sequential([nn.Input((3,)), Dense(2)])
+    copied = []
+    for losses in ([1.0, 0.5, 0.9, 0.7, 1.1, 0.6], [1.0, 2.0, 4.0, 8.0, 16.0, 32.0]):
+        mon = StepMonitor()
+        steps = []
+        for step, loss in enumerate(losses):
+            mon.after_step(model, step, loss)
+            steps.append(mon.snapshot_step)
+        copied.append(steps)
+    assert copied[0] == [0, 0, 0, 0, 0, 0], copied[0]  # 0.9 > 1.2 * 0.5, but no new high
+    assert copied[1] == [0, 1, 2, 3, 4, 5], copied[1]
