@@ -95,6 +95,15 @@ def _ranges(N, tiles_per_image, C, F, itemsize):
     return threads.split(N, threads.num_threads()), step
 
 
+def _chunks(xp, n0, n1, step, tiles, dtype, **widths):
+    """(a, e, buffers) for the chunks [a, e) of images [n0, n1): buffers[name] is a (16, tiles of
+    the chunk, width) view of one scratch array per name, taken once for the whole range."""
+    full = {name: scratch(xp, (16, step * tiles, w), dtype, slot="wino-" + name) for name, w in widths.items()}
+    for a in range(n0, n1, step):
+        e = min(a + step, n1)
+        yield a, e, {name: buf[:, :(e - a) * tiles] for name, buf in full.items()}
+
+
 def _blas_scope(ranges):
     return threads.single_threaded_blas() if len(ranges) > 1 else contextlib.nullcontext()
 
@@ -115,12 +124,8 @@ def conv2d_forward(x, kernel, bias, pads, activation=None):
     tiles_in, tiles_out = jit.compiled(winograd_loops.input_tiles), jit.compiled(winograd_loops.output_tiles)
 
     def work(n0, n1):
-        V_all = scratch(xp, (16, step * th * tw, C), x.dtype, slot="wino-V")
-        M_all = scratch(xp, (16, step * th * tw, F), x.dtype, slot="wino-M")
-        for a in range(n0, n1, step):
-            e = min(a + step, n1)
-            T = (e - a) * th * tw
-            V, M = V_all[:, :T], M_all[:, :T]
+        for a, e, buf in _chunks(xp, n0, n1, step, th * tw, x.dtype, V=C, M=F):
+            V, M = buf["V"], buf["M"]
             tiles_in(x[a:e], V, top, left, th, tw)  # V = B^T d B
             xp.matmul(V, U, out=M)  # M[k] = V[k] @ U[k]
             tiles_out(M, b, y[a:e], th, tw, relu)  # y = A^T M A + bias (ReLU fused)
@@ -154,12 +159,8 @@ def conv2d_backward(dy, cache, kernel, need_input_grad=True):
         dU = xp.zeros((16, C, F), dtype=dy.dtype)
         db = xp.zeros(F, dtype="float64")  # the loop's running sum, in double precision
         tmp = scratch(xp, (16, C, F), dy.dtype, slot="wino-dU")
-        V_all = scratch(xp, (16, step * th * tw, C), dy.dtype, slot="wino-V")
-        DY_all = scratch(xp, (16, step * th * tw, F), dy.dtype, slot="wino-DY")
-        for a in range(n0, n1, step):
-            e = min(a + step, n1)
-            T = (e - a) * th * tw
-            V, DY = V_all[:, :T], DY_all[:, :T]
+        for a, e, buf in _chunks(xp, n0, n1, step, th * tw, dy.dtype, V=C, DY=F):
+            V, DY = buf["V"], buf["DY"]
             tiles_in(x[a:e], V, top, left, th, tw)
             if relu or f is None:
                 dz, mask = dy[a:e], y[a:e]
