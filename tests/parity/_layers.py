@@ -65,6 +65,9 @@ def _conv_grid():
 
 
 CONV_FAST = [
+    # 16 and 20 input channels, 3x3, stride 1: the fast tier's Winograd path (kernels/fast_winograd.py)
+    dict(kernel=(3, 3), strides=(1, 1), padding="same", input=(7, 10), data_format="channels_last", batch=4, channels=16),
+    dict(kernel=(3, 3), strides=(1, 1), padding="valid", input=(9, 6), data_format="channels_first", batch=3, channels=20),
     dict(kernel=(3, 3), strides=(1, 1), padding="valid", input=(8, 8), data_format="channels_last", batch=32),
     dict(kernel=(2, 2), strides=(1, 1), padding="same", input=(6, 6), data_format="channels_last", batch=1),
     dict(kernel=(4, 4), strides=(2, 2), padding="same", input=(7, 7), data_format="channels_last", batch=1),
