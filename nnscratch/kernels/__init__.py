@@ -9,8 +9,8 @@
   3x3 stride-1 convolutions by Winograd's F(2x2, 3x3) (``fast_winograd.py``), and loops
   compiled by Numba (``fast_loops.py``, ``conv1_loops.py`` and ``winograd_loops.py`` through
   ``jit.py``: 2x2 pooling, pooling backward, im2col and col2im, bias + ReLU, a one-channel
-  conv's forward and weight gradient, Winograd's tile transforms, the Adam update; ``NNSCRATCH_NO_JIT=1``
-  turns them off); each trick's docstring gives the measurement that earned it, and
+  conv's forward and weight gradient, Winograd's tile transforms, the Adam update, run with
+  denormals flushed to zero as TF's ops are (``denormals.py``); ``NNSCRATCH_NO_JIT=1`` turns them off); each trick's docstring gives the measurement that earned it, and
   ``tests/kernels/`` compares this tier with the other two.
 * **reference** (``kernels/reference.py``): plain loops, one index per ``for``.
 

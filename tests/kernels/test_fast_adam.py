@@ -57,3 +57,22 @@ def test_adam_trains_the_same_on_the_fast_and_readable_tiers(amsgrad):
 
     for a, b in zip(run("fast"), run("readable")):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+TINY32 = np.finfo(np.float32).tiny  # 1.18e-38, the smallest normal float32
+
+
+def test_fast_adam_flushes_denormals_to_zero_as_tensorflow_does():
+    """TF runs its ops with FTZ/DAZ (denormal results written, and denormal inputs read, as 0);
+    the fast update does too (kernels/denormals.py), the caller's NumPy outside it does not."""
+    p = np.ones(6, np.float32)
+    g = np.array([1e-20, 0, 0, 1e-3, 0, 3e-20], np.float32)  # g * g = 1e-40: denormal
+    m = np.array([0, 5e-39, 2e-38, 1e-3, 0, 0], np.float32)  # 5e-39: a denormal moment
+    v = np.zeros(6, np.float32)
+    args = (np.float32(0.1), np.float32(0.001), np.float32(0.01), np.float32(1e-7), None, None)
+    assert fast_adam.adam_update(p, g, m, v, None, *args) is True
+    assert v[0] == 0 and v[5] == 0  # 0 + (1e-40 - 0) * 0.001: flushed (NumPy: 1e-43)
+    assert m[1] == 0  # 5e-39 read as 0 (NumPy: 4.5e-39)
+    assert m[2] == np.float32(2e-38)  # the step (0 - m) * 0.1 = -2e-39 is flushed, so m stays (NumPy: 1.8e-38)
+    assert v[3] > 0 and m[3] > 0 and p[3] < 1  # normal values update as before
+    assert np.float32(1e-20) * np.float32(1e-20) > 0  # the flush ended with the update
